@@ -1,0 +1,125 @@
+import type { AddressInfo } from 'node:net'
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import type { Logger } from 'pino'
+import { usesEmbeddedDynamoDb, type Config } from './config.js'
+import { AccountService } from './domain/accounts.js'
+import type { EventBus } from './domain/events.js'
+import { systemClock } from './domain/ports.js'
+import { PostService } from './domain/posts.js'
+import type { Services } from './domain/services.js'
+import { JwtTokenService } from './infra/auth/tokens.js'
+import { DynamoAccountStore } from './infra/dynamodb/account-store.js'
+import { createDynamoClients } from './infra/dynamodb/client.js'
+import { createEntities } from './infra/dynamodb/entities.js'
+import { launchDynamoDbLocal, type EmbeddedDynamoDb } from './infra/dynamodb/launcher.js'
+import { DynamoPostStore } from './infra/dynamodb/post-store.js'
+import { createHushTable, ensureTable } from './infra/dynamodb/table.js'
+import { InProcessEventBus } from './infra/events/in-process.js'
+import { RedisEventBus } from './infra/events/redis.js'
+import { loadOrCreateSecrets } from './infra/secrets.js'
+import { createLogger } from './logger.js'
+import { createHushServer } from './server/http.js'
+
+export interface RunningApp {
+  /** http://host:port of the server (GraphQL and GraphiQL at /graphql). */
+  url: string
+  port: number
+  /** The DynamoDB in use (the embedded one's, when embedded). */
+  dynamodbEndpoint: string | undefined
+  events: EventBus
+}
+
+export interface App {
+  start(): Promise<RunningApp>
+  /** Drains and releases everything start() acquired, the DynamoDB Local child included. */
+  stop(): Promise<void>
+}
+
+/**
+ * Builds Hush from a config with no side effect until start(); tests start real servers with
+ * `port: 0`. Everything start() opens, stop() closes, in reverse order.
+ */
+export function createApp(config: Config, logger: Logger = createLogger(config.logLevel)): App {
+  const cleanups: Array<() => Promise<void>> = []
+  let stopping: Promise<void> | undefined
+
+  async function start(): Promise<RunningApp> {
+    let embedded: EmbeddedDynamoDb | undefined
+    if (usesEmbeddedDynamoDb(config)) {
+      embedded = await launchDynamoDbLocal({ dataDir: config.dataDir, logger })
+      cleanups.push(() => embedded!.stop())
+    }
+    const endpoint = embedded?.endpoint ?? config.dynamodb.endpoint
+    const { client, documentClient } = createDynamoClients(endpoint, config.dynamodb.region)
+    cleanups.push(async () => client.destroy())
+    if (config.dynamodb.createTable) await ensureTable(client, config.dynamodb.table)
+
+    const secrets =
+      config.jwt.secret !== undefined && config.idSecret !== undefined
+        ? { jwtSecret: config.jwt.secret, idSecret: config.idSecret }
+        : await loadOrCreateSecrets(config.dataDir)
+
+    let events: EventBus
+    let redis: RedisEventBus | undefined
+    if (config.redisUrl !== undefined) {
+      redis = new RedisEventBus({ url: config.redisUrl, prefix: config.redisPrefix, logger })
+      await redis.connect()
+      events = redis
+    } else {
+      events = new InProcessEventBus()
+    }
+    cleanups.push(() => events.close())
+
+    const entities = createEntities(createHushTable(documentClient, config.dynamodb.table))
+    const tokens = new JwtTokenService({
+      secret: secrets.jwtSecret,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlSeconds: config.jwt.ttlSeconds,
+      external: config.jwt.external,
+    })
+    const services: Services = {
+      accounts: new AccountService({ accounts: new DynamoAccountStore(entities), tokens, clock: systemClock }),
+      posts: new PostService({ posts: new DynamoPostStore(entities), clock: systemClock, maxBodyLength: config.limits.maxPostLength }),
+    }
+
+    const server = createHushServer({
+      services,
+      logger,
+      limits: config.limits,
+      checkReadiness: async () => {
+        await client.send(new DescribeTableCommand({ TableName: config.dynamodb.table }))
+        await redis?.ping()
+      },
+    })
+    const address = await server.listen(config.port, config.host)
+    cleanups.push(() => server.close(config.shutdownTimeoutMs))
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`
+    logger.info({ url: `${url}/graphql`, dynamodb: endpoint ?? 'aws', redis: config.redisUrl !== undefined }, 'Hush is listening')
+    return { url, port: address.port, dynamodbEndpoint: endpoint, events }
+  }
+
+  return {
+    async start() {
+      try {
+        return await start()
+      } catch (error) {
+        await this.stop()
+        throw error
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        for (const cleanup of cleanups.reverse()) {
+          try {
+            await cleanup()
+          } catch (error) {
+            logger.error({ err: error }, 'error while stopping')
+          }
+        }
+      })()
+      return stopping
+    },
+  }
+}

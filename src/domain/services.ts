@@ -1,0 +1,8 @@
+import type { AccountService } from './accounts.js'
+import type { PostService } from './posts.js'
+
+/** The domain services a request may call; built once per app in app.ts. */
+export interface Services {
+  accounts: AccountService
+  posts: PostService
+}

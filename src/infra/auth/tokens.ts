@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto'
+import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose'
+import type { ExternalIssuerConfig } from '../../config.js'
+import type { TokenService, Viewer } from '../../domain/ports.js'
+
+export interface JwtTokenServiceOptions {
+  /** HS256 key of the tokens this server issues. */
+  secret: string
+  issuer: string
+  audience: string
+  ttlSeconds: number
+  /** Also accept tokens of an outside identity provider, checked against its JWKS. */
+  external?: ExternalIssuerConfig | undefined
+}
+
+/**
+ * Issues HS256 tokens for signUp and verifies them, and optionally verifies tokens of an outside
+ * issuer. Algorithms are pinned on both paths so a token cannot pick its own ("alg: none", or an
+ * HMAC keyed with a public key).
+ */
+export class JwtTokenService implements TokenService {
+  private readonly key: Uint8Array
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined
+
+  constructor(private readonly options: JwtTokenServiceOptions) {
+    this.key = new TextEncoder().encode(options.secret)
+    this.jwks = options.external ? createRemoteJWKSet(new URL(options.external.jwksUrl)) : undefined
+  }
+
+  async issue(userId: string): Promise<string> {
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(userId)
+      .setIssuer(this.options.issuer)
+      .setAudience(this.options.audience)
+      .setIssuedAt()
+      .setExpirationTime(`${this.options.ttlSeconds}s`)
+      .sign(this.key)
+  }
+
+  async verify(token: string): Promise<Viewer | undefined> {
+    let claims: JWTPayload
+    try {
+      claims = decodeJwt(token)
+    } catch {
+      return undefined
+    }
+    try {
+      if (claims.iss === this.options.issuer) {
+        const { payload } = await jwtVerify(token, this.key, {
+          issuer: this.options.issuer,
+          audience: this.options.audience,
+          algorithms: ['HS256'],
+          requiredClaims: ['sub', 'exp'],
+        })
+        return { userId: payload.sub!, expiresAt: payload.exp! }
+      }
+      const external = this.options.external
+      if (external && this.jwks && claims.iss === external.issuer) {
+        const { payload } = await jwtVerify(token, this.jwks, {
+          issuer: external.issuer,
+          audience: external.audience,
+          algorithms: external.algorithms,
+          requiredClaims: ['sub', 'exp'],
+        })
+        return { userId: externalUserId(external.issuer, payload.sub!), expiresAt: payload.exp! }
+      }
+    } catch {
+      return undefined
+    }
+    return undefined
+  }
+}
+
+/** Outside subjects get an id of their own shape, so they can never collide with a local one. */
+function externalUserId(issuer: string, subject: string): string {
+  return `x_${createHash('sha256').update(`${issuer}\n${subject}`).digest('base64url').slice(0, 32)}`
+}

@@ -1,0 +1,99 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb'
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { Table } from 'dynamodb-toolbox/table'
+
+/** The attribute DynamoDB TTL reads: epoch seconds after which an item may be deleted. */
+export const TTL_ATTRIBUTE = 'ttl'
+
+/**
+ * Hush keeps everything in one table (see docs/data-model.md): a string partition and sort key,
+ * one overloaded global index, TTL on `ttl`, and a stream whose TTL removals cascade.
+ */
+export function createHushTable(documentClient: DynamoDBDocumentClient, name: string) {
+  return new Table({
+    name,
+    documentClient,
+    partitionKey: { name: 'pk', type: 'string' },
+    sortKey: { name: 'sk', type: 'string' },
+    indexes: {
+      gsi1: {
+        type: 'global',
+        partitionKey: { name: 'gsi1pk', type: 'string' },
+        sortKey: { name: 'gsi1sk', type: 'string' },
+      },
+    },
+  })
+}
+
+export type HushTable = ReturnType<typeof createHushTable>
+
+/**
+ * Creates the table with its index, stream and TTL when it is missing, and enables TTL on an
+ * existing table that lacks it. Safe to run from several processes at once.
+ */
+export async function ensureTable(client: DynamoDBClient, name: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: name }))
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: 'sk', AttributeType: 'S' },
+            { AttributeName: 'gsi1pk', AttributeType: 'S' },
+            { AttributeName: 'gsi1sk', AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: 'gsi1',
+              KeySchema: [
+                { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+                { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            },
+          ],
+          StreamSpecification: { StreamEnabled: true, StreamViewType: 'OLD_IMAGE' },
+        }),
+      )
+    } catch (createError) {
+      if (!(createError instanceof ResourceInUseException)) throw createError
+    }
+  }
+  await waitUntilActive(client, name)
+  const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }))
+  const status = ttl.TimeToLiveDescription?.TimeToLiveStatus
+  if (status !== 'ENABLED' && status !== 'ENABLING') {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: name,
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+      }),
+    )
+  }
+}
+
+async function waitUntilActive(client: DynamoDBClient, name: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const { Table: description } = await client.send(new DescribeTableCommand({ TableName: name }))
+    if (description?.TableStatus === 'ACTIVE') return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`table ${name} did not become ACTIVE`)
+}

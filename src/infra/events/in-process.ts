@@ -1,0 +1,39 @@
+import type { EventBus, EventListener, Topic, Unsubscribe } from '../../domain/events.js'
+
+/**
+ * The EventBus of a single server process (no REDIS_URL). Events are copied through JSON and
+ * delivered on a later tick, exactly as the Redis adapter would, so code that works on one works
+ * on the other.
+ */
+export class InProcessEventBus implements EventBus {
+  private readonly listeners = new Map<Topic, Set<EventListener>>()
+
+  async publish(topic: Topic, event: unknown): Promise<void> {
+    const listeners = this.listeners.get(topic)
+    if (!listeners) return
+    const message = JSON.stringify(event)
+    setImmediate(() => {
+      for (const listener of listeners) listener(JSON.parse(message))
+    })
+  }
+
+  async subscribe(topic: Topic, listener: EventListener): Promise<Unsubscribe> {
+    let listeners = this.listeners.get(topic)
+    if (!listeners) this.listeners.set(topic, (listeners = new Set()))
+    // A wrapper per call, so subscribing one function twice gives two independent subscriptions.
+    const entry: EventListener = (event) => listener(event)
+    listeners.add(entry)
+    return async () => {
+      listeners.delete(entry)
+      if (listeners.size === 0 && this.listeners.get(topic) === listeners) this.listeners.delete(topic)
+    }
+  }
+
+  activeTopics(): number {
+    return this.listeners.size
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear()
+  }
+}

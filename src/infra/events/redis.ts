@@ -1,0 +1,73 @@
+import { RedisPubSub } from 'graphql-redis-subscriptions'
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { EventBus, EventListener, Topic, Unsubscribe } from '../../domain/events.js'
+
+export interface RedisEventBusOptions {
+  url: string
+  /** Prepended to every channel, so deployments (and test runs) can share one Redis. */
+  prefix: string
+  logger: Logger
+}
+
+/**
+ * The EventBus across server processes: graphql-redis-subscriptions on two ioredis connections.
+ * A process holds one Redis subscription per channel however many local listeners it has (the
+ * library counts references) and drops it with the last listener; ioredis reconnects and
+ * resubscribes by itself after Redis restarts.
+ */
+export class RedisEventBus implements EventBus {
+  readonly publisher: Redis
+  private readonly subscriber: Redis
+  private readonly pubsub: RedisPubSub
+  private readonly prefix: string
+  private readonly topicRefs = new Map<string, number>()
+
+  constructor(options: RedisEventBusOptions) {
+    const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2_000)
+    this.publisher = new Redis(options.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3 })
+    this.subscriber = new Redis(options.url, { retryStrategy, lazyConnect: true, autoResubscribe: true })
+    const log = options.logger.child({ component: 'redis' })
+    for (const [role, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
+      client.on('error', (error: Error) => log.warn({ role, err: error.message }, 'Redis connection error'))
+      client.on('ready', () => log.debug({ role }, 'Redis ready'))
+    }
+    this.prefix = options.prefix
+    this.pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber })
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.publisher.connect(), this.subscriber.connect()])
+  }
+
+  async publish(topic: Topic, event: unknown): Promise<void> {
+    await this.pubsub.publish(this.prefix + topic, event)
+  }
+
+  async subscribe(topic: Topic, listener: EventListener): Promise<Unsubscribe> {
+    const channel = this.prefix + topic
+    const subscriptionId = await this.pubsub.subscribe(channel, (event: unknown) => listener(event))
+    this.topicRefs.set(channel, (this.topicRefs.get(channel) ?? 0) + 1)
+    let done = false
+    return async () => {
+      if (done) return
+      done = true
+      this.pubsub.unsubscribe(subscriptionId)
+      const refs = (this.topicRefs.get(channel) ?? 1) - 1
+      if (refs === 0) this.topicRefs.delete(channel)
+      else this.topicRefs.set(channel, refs)
+    }
+  }
+
+  activeTopics(): number {
+    return this.topicRefs.size
+  }
+
+  async ping(): Promise<void> {
+    await this.publisher.ping()
+  }
+
+  async close(): Promise<void> {
+    await this.pubsub.close()
+  }
+}

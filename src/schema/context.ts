@@ -1,0 +1,12 @@
+import type { Logger } from 'pino'
+import type { Viewer } from '../domain/ports.js'
+import type { Services } from '../domain/services.js'
+
+/** What every resolver receives, over HTTP and graphql-ws alike. */
+export interface GraphQLContext {
+  /** The authenticated caller; undefined without a valid token. */
+  viewer: Viewer | undefined
+  services: Services
+  requestId: string
+  logger: Logger
+}

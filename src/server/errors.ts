@@ -1,0 +1,41 @@
+import { GraphQLError } from 'graphql'
+import type { Logger } from 'pino'
+import { DomainError } from '../domain/errors.js'
+
+export const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.'
+
+/**
+ * Yoga's `maskError`: a DomainError becomes a GraphQL error with its code in `extensions.code`;
+ * GraphQL's own errors (syntax, validation, variables) pass through; anything else is logged in
+ * full and reaches the client only as "Unexpected error.".
+ */
+export function createErrorMasker(logger: Logger) {
+  return (error: unknown): Error => {
+    const graphQLError = error instanceof GraphQLError ? error : undefined
+    const original = graphQLError ? graphQLError.originalError : error
+    if (original instanceof DomainError) {
+      return new GraphQLError(original.message, {
+        nodes: graphQLError?.nodes,
+        path: graphQLError?.path,
+        extensions: { code: original.code },
+      })
+    }
+    if (graphQLError && (original === undefined || original === null || original instanceof GraphQLError)) {
+      const inner = original instanceof GraphQLError ? original : graphQLError
+      if (inner.extensions.code === undefined && inner.extensions.http === undefined) {
+        return new GraphQLError(inner.message, {
+          nodes: graphQLError.nodes,
+          path: graphQLError.path,
+          extensions: { ...inner.extensions, code: 'BAD_USER_INPUT' },
+        })
+      }
+      return graphQLError
+    }
+    logger.error({ err: original, path: graphQLError?.path }, 'unexpected error')
+    return new GraphQLError(UNEXPECTED_ERROR_MESSAGE, {
+      nodes: graphQLError?.nodes,
+      path: graphQLError?.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    })
+  }
+}

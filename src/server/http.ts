@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { ExecutionArgs } from 'graphql'
+import { createYoga, type Plugin } from 'graphql-yoga'
+import { CloseCode, type ServerOptions } from 'graphql-ws'
+import { useServer } from 'graphql-ws/use/ws'
+import type { Logger } from 'pino'
+import { WebSocketServer } from 'ws'
+import type { Limits } from '../config.js'
+import type { Viewer } from '../domain/ports.js'
+import type { Services } from '../domain/services.js'
+import type { GraphQLContext } from '../schema/context.js'
+import { schema } from '../schema/index.js'
+import { createErrorMasker } from './errors.js'
+
+export const GRAPHQL_PATH = '/graphql'
+
+export interface HushServerOptions {
+  services: Services
+  logger: Logger
+  limits: Limits
+  /** Throws when a backing service (DynamoDB, Redis) cannot be reached; serves /readyz. */
+  checkReadiness: () => Promise<void>
+}
+
+/** What the graphql-ws adapter hands to Yoga's context factory for one operation. */
+interface SocketContext {
+  socketViewer: Viewer
+  socketRequestId: string
+}
+
+/** Set per socket in `onConnect`, read per operation. */
+type SocketExtra = {
+  viewer?: Viewer
+  connectionId?: string
+}
+
+export interface HushServer {
+  listen(port: number, host: string): Promise<AddressInfo>
+  /** Stops accepting, tells socket clients to reconnect elsewhere (1001), waits for in-flight work. */
+  close(timeoutMs: number): Promise<void>
+}
+
+/**
+ * One HTTP server: Yoga serves queries, mutations and GraphiQL on /graphql; graphql-ws serves
+ * subscriptions (and any operation) on the same path; /healthz and /readyz answer probes.
+ * The socket path goes through `yoga.getEnveloped`, so both paths share one plugin chain
+ * (parse and validate caches, error masking).
+ */
+export function createHushServer(options: HushServerOptions): HushServer {
+  const { services, logger, limits } = options
+  let inFlight = 0
+  let draining = false
+  const idle = new Set<() => void>()
+  const settle = () => {
+    if (inFlight === 0) for (const resolve of idle) resolve()
+  }
+
+  const requestIds = new WeakMap<Request, { id: string; started: number }>()
+  const trackInFlight: Plugin = {
+    onExecute() {
+      inFlight++
+      return {
+        onExecuteDone() {
+          inFlight--
+          settle()
+        },
+      }
+    },
+  }
+  const requestLog: Plugin = {
+    onRequest({ request }) {
+      requestIds.set(request, { id: request.headers.get('x-request-id') ?? randomUUID(), started: performance.now() })
+    },
+    onResponse({ request, response }) {
+      const entry = requestIds.get(request)
+      if (!entry) return
+      response.headers.set('x-request-id', entry.id)
+      logger.info(
+        { requestId: entry.id, method: request.method, status: response.status, ms: Math.round(performance.now() - entry.started) },
+        'http request',
+      )
+    },
+  }
+
+  const yoga = createYoga<Partial<SocketContext>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    graphiql: { subscriptionsProtocol: 'WS', title: 'Hush' },
+    maskedErrors: { maskError: createErrorMasker(logger) },
+    logging: {
+      debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
+      info: (...args) => logger.info({ yoga: args }, 'yoga'),
+      warn: (...args) => logger.warn({ yoga: args }, 'yoga'),
+      // Errors reaching the client were already judged by maskError, which logs unexpected ones in full.
+      error: (...args) => logger.debug({ yoga: args }, 'yoga'),
+    },
+    plugins: [requestLog, trackInFlight],
+    context: async (initial): Promise<GraphQLContext> => {
+      if (initial.socketViewer) {
+        const requestId = initial.socketRequestId ?? randomUUID()
+        return { viewer: initial.socketViewer, services, requestId, logger: logger.child({ requestId }) }
+      }
+      const requestId = requestIds.get(initial.request)?.id ?? randomUUID()
+      const viewer = await services.accounts.authenticate(initial.request.headers.get('authorization'))
+      return { viewer, services, requestId, logger: logger.child({ requestId }) }
+    },
+  })
+
+  const httpServer = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
+    if (path === '/readyz') {
+      if (draining) return sendJson(res, 503, { status: 'draining' })
+      options.checkReadiness().then(
+        () => sendJson(res, 200, { status: 'ready' }),
+        (error: Error) => {
+          logger.warn({ err: error.message }, 'not ready')
+          sendJson(res, 503, { status: 'unavailable' })
+        },
+      )
+      return
+    }
+    void yoga.handle(req, res)
+  })
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
+
+  useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+      execute: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization
+        const viewer = await services.accounts.authenticate(typeof authorization === 'string' ? authorization : undefined)
+        // graphql-ws answers false with 4403 Forbidden, which its client treats as retryable.
+        if (!viewer || draining) return false
+        ctx.extra.viewer = viewer
+        ctx.extra.connectionId = randomUUID()
+        const socket = ctx.extra.socket
+        const msUntilExpiry = viewer.expiresAt * 1000 - Date.now()
+        if (msUntilExpiry < 2 ** 31 - 1) {
+          const timer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), msUntilExpiry)
+          socket.once('close', () => clearTimeout(timer))
+        }
+        return true
+      },
+      onSubscribe: async (ctx, id, payload) => {
+        const viewer = ctx.extra.viewer
+        if (!viewer) throw new Error('operation on an unauthenticated socket')
+        const enveloped = yoga.getEnveloped({
+          socketViewer: viewer,
+          socketRequestId: `${ctx.extra.connectionId}:${id}`,
+          params: payload,
+        } as never)
+        const document = enveloped.parse(payload.query)
+        const errors = enveloped.validate(enveloped.schema, document)
+        if (errors.length > 0) return errors
+        const root = { execute: enveloped.execute, subscribe: enveloped.subscribe } as EnvelopedRoot
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: root,
+        }
+      },
+    },
+    wsServer,
+  )
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject)
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject)
+          resolve(httpServer.address() as AddressInfo)
+        })
+      })
+    },
+    async close(timeoutMs) {
+      draining = true
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
+      for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down')
+      httpServer.closeIdleConnections()
+      const drained = new Promise<void>((resolve) => {
+        idle.add(resolve)
+        settle()
+      })
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())
+      if ((await Promise.race([Promise.all([closed, drained]), timeout])) === 'timeout') {
+        logger.warn({ inFlight }, 'shutdown timed out; closing remaining connections')
+        for (const socket of wsServer.clients) socket.terminate()
+        httpServer.closeAllConnections()
+      }
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()))
+    },
+  }
+}
+
+/** Yoga's enveloped execute/subscribe, carried to graphql-ws through `rootValue`. */
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => OperationResult
+  subscribe: (args: ExecutionArgs) => OperationResult
+}
+
+type OperationResult = ReturnType<NonNullable<ServerOptions['execute']>>
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(body))
+}
