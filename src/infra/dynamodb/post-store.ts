@@ -18,8 +18,7 @@ export class DynamoPostStore implements PostStore {
           index: 'gsi1' as const,
           partition: 'FEED',
           ...(before === undefined ? {} : { range: { lt: before } }),
-        }))
-        .options({ reverse: true }),
+        })),
       commentsOfPost: new AccessPattern(entities.Comment)
         .schema(item({ postId: string() }))
         .pattern(({ postId }) => {
@@ -45,7 +44,7 @@ export class DynamoPostStore implements PostStore {
     // One more than asked tells whether another page follows without a second round trip.
     const { Items = [] } = await this.patterns.feed
       .query({ before: after })
-      .options({ limit: limit + 1 })
+      .options({ reverse: true, limit: limit + 1 })
       .send()
     const items = Items.slice(0, limit).map((post) => ({
       postId: post.postId,

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { topics, type EventBus } from '../src/domain/events.js'
+import { InProcessEventBus } from '../src/infra/events/in-process.js'
+import { RedisEventBus } from '../src/infra/events/redis.js'
+
+const waitFor = async (condition: () => boolean, ms = 2_000) => {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100))
+
+interface Adapter {
+  name: string
+  create(): Promise<EventBus>
+}
+
+const prefix = `hush-test:${randomBytes(6).toString('hex')}:`
+const adapters: Adapter[] = [
+  { name: 'in-process', create: async () => new InProcessEventBus() },
+  {
+    name: 'Redis',
+    create: async () => {
+      const bus = new RedisEventBus({ url: inject('redisUrl'), prefix, logger: pino({ level: 'silent' }) })
+      await bus.connect()
+      return bus
+    },
+  },
+]
+
+// One contract, two adapters: whatever the chat code relies on holds for both.
+describe.each(adapters)('EventBus contract: $name', (adapter) => {
+  let bus: EventBus
+  beforeAll(async () => {
+    bus = await adapter.create()
+  })
+  afterAll(() => bus.close())
+
+  it('delivers events of a topic to its subscribers in publish order, as plain JSON copies', async () => {
+    const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
+    const received: unknown[] = []
+    const unsubscribe = await bus.subscribe(topic, (event) => received.push(event))
+    const sent = { seq: 1, nested: { text: 'hi' } }
+    await bus.publish(topic, sent)
+    for (let seq = 2; seq <= 50; seq++) await bus.publish(topic, { seq })
+    await waitFor(() => received.length === 50)
+    expect(received.map((event) => (event as { seq: number }).seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    expect(received[0]).toEqual(sent)
+    expect(received[0]).not.toBe(sent)
+    await unsubscribe()
+  })
+
+  it('keeps topics apart: a chat channel never hears a user channel or another chat', async () => {
+    const chat = topics.chat(`c${randomBytes(4).toString('hex')}`)
+    const otherChat = topics.chat(`c${randomBytes(4).toString('hex')}`)
+    const user = topics.user(`u${randomBytes(4).toString('hex')}`)
+    const heard: string[] = []
+    const unsubscribe = await bus.subscribe(chat, (event) => heard.push((event as { from: string }).from))
+    await bus.publish(otherChat, { from: 'other chat' })
+    await bus.publish(user, { from: 'user' })
+    await bus.publish(chat, { from: 'chat' })
+    await waitFor(() => heard.length >= 1)
+    await settle()
+    expect(heard).toEqual(['chat'])
+    await unsubscribe()
+  })
+
+  it('fans out to every subscriber of a topic and stops delivering after unsubscribe', async () => {
+    const topic = topics.user(`u${randomBytes(4).toString('hex')}`)
+    const first: unknown[] = []
+    const second: unknown[] = []
+    const before = bus.activeTopics()
+    const stopFirst = await bus.subscribe(topic, (event) => first.push(event))
+    const stopSecond = await bus.subscribe(topic, (event) => second.push(event))
+    expect(bus.activeTopics()).toBe(before + 1)
+    await bus.publish(topic, { n: 1 })
+    await waitFor(() => first.length === 1 && second.length === 1)
+    await stopFirst()
+    await bus.publish(topic, { n: 2 })
+    await waitFor(() => second.length === 2)
+    await settle()
+    expect(first).toHaveLength(1)
+    await stopSecond()
+    await stopSecond()
+    expect(bus.activeTopics()).toBe(before)
+    await bus.publish(topic, { n: 3 })
+    await settle()
+    expect(second).toHaveLength(2)
+  })
+})
+
+describe('Redis adapter', () => {
+  it('holds one Redis subscription per channel however many local listeners, and drops it with the last', async () => {
+    const bus = new RedisEventBus({ url: inject('redisUrl'), prefix, logger: pino({ level: 'silent' }) })
+    await bus.connect()
+    const admin = new Redis(inject('redisUrl'))
+    try {
+      const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
+      const numsub = async () => Number((await admin.pubsub('NUMSUB', prefix + topic))[1])
+      const stops = await Promise.all(Array.from({ length: 10 }, () => bus.subscribe(topic, () => {})))
+      expect(await numsub()).toBe(1)
+      for (const stop of stops.slice(1)) await stop()
+      expect(await numsub()).toBe(1)
+      await stops[0]!()
+      await waitFor(() => bus.activeTopics() === 0)
+      await settle()
+      expect(await numsub()).toBe(0)
+    } finally {
+      admin.disconnect()
+      await bus.close()
+    }
+  })
+})

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto'
+import { pino } from 'pino'
+import { inject } from 'vitest'
+import { createApp, type RunningApp } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+
+export const TEST_JWT_SECRET = 'test-jwt-secret-that-is-at-least-32-chars'
+
+export interface TestApp extends RunningApp {
+  config: Config
+  stop(): Promise<void>
+}
+
+/** The environment of a test server: the suite's DynamoDB Local, a table of its own, port 0. */
+export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
+    DYNAMODB_TABLE: `hush_test_${randomBytes(6).toString('hex')}`,
+    JWT_SECRET: TEST_JWT_SECRET,
+    ID_SECRET: 'test-id-secret-that-is-at-least-32-chars-long',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    ...overrides,
+  }
+}
+
+/** With Redis: a channel prefix of its own, so parallel test files never hear each other. */
+export function redisEnv(): Record<string, string> {
+  return { REDIS_URL: inject('redisUrl'), REDIS_PREFIX: `hush-test:${randomBytes(6).toString('hex')}:` }
+}
+
+/** Starts a real Hush server on a free port. */
+export async function startTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const config = loadConfig(testEnv(overrides))
+  const app = createApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }))
+  const running = await app.start()
+  return { ...running, config, stop: () => app.stop() }
+}

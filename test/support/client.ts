@@ -1,0 +1,92 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core'
+import { print, type ExecutionResult, type GraphQLFormattedError } from 'graphql'
+import { createClient, type Client } from 'graphql-ws'
+import WebSocket from 'ws'
+import { SignUpDocument } from '../generated/graphql.js'
+
+export interface GraphQLResponse<T> {
+  status: number
+  data: T | null | undefined
+  errors: GraphQLFormattedError[] | undefined
+  /** The body exactly as received, for anonymity scans. */
+  raw: string
+}
+
+/** A real HTTP client call: POST /graphql with JSON, as any GraphQL client sends it. */
+export async function request<T, V extends Record<string, unknown>>(
+  url: string,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+  token?: string,
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query: print(document), variables }),
+  })
+  const raw = await response.text()
+  const body = JSON.parse(raw) as ExecutionResult<T>
+  return { status: response.status, data: body.data, errors: body.errors as GraphQLFormattedError[] | undefined, raw }
+}
+
+/** Like `request`, but fails the test on any error and returns the data. */
+export async function mustRequest<T, V extends Record<string, unknown>>(
+  url: string,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+  token?: string,
+): Promise<T> {
+  const response = await request(url, document, variables, token)
+  if (response.errors?.length || !response.data) {
+    throw new Error(`GraphQL errors: ${JSON.stringify(response.errors)}`)
+  }
+  return response.data
+}
+
+export function errorCode(response: GraphQLResponse<unknown>): unknown {
+  return response.errors?.[0]?.extensions?.code
+}
+
+export interface TestUser {
+  id: string
+  token: string
+}
+
+export async function signUp(url: string): Promise<TestUser> {
+  const { signUp } = await mustRequest(url, SignUpDocument)
+  return { id: signUp.viewer.id, token: signUp.token }
+}
+
+/** The real graphql-ws client over `ws`, authenticated the way SPEC says. */
+export function wsClient(url: string, token: string | undefined, options: { retryAttempts?: number } = {}): Client {
+  return createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    retryAttempts: options.retryAttempts ?? 0,
+    lazy: true,
+  })
+}
+
+/** Runs one operation over graphql-ws and returns its single result. */
+export function wsExecute<T, V extends Record<string, unknown>>(
+  client: Client,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Promise<ExecutionResult<T>> {
+  return new Promise((resolve, reject) => {
+    let result: ExecutionResult<T> | undefined
+    client.subscribe<T>(
+      { query: print(document), variables },
+      {
+        next: (value) => (result = value as ExecutionResult<T>),
+        error: reject,
+        complete: () => (result ? resolve(result) : reject(new Error('completed without a result'))),
+      },
+    )
+  })
+}

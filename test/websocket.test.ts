@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { ViewerDocument } from './generated/graphql.js'
+import { startTestApp, type TestApp } from './support/app.js'
+import { signUp, wsClient, wsExecute } from './support/client.js'
+
+const closeCodeOf = (client: ReturnType<typeof wsClient>): Promise<number> =>
+  new Promise((resolve) => {
+    client.on('closed', (event) => resolve((event as { code: number }).code))
+    client.subscribe({ query: '{ viewer { id } }' }, { next: () => {}, error: () => {}, complete: () => {} })
+  })
+
+describe('graphql-ws on /graphql', () => {
+  let app: TestApp
+  beforeAll(async () => {
+    app = await startTestApp()
+  })
+  afterAll(() => app.stop())
+
+  it('runs operations for a socket authenticated in connection_init', async () => {
+    const user = await signUp(app.url)
+    const client = wsClient(app.url, user.token)
+    try {
+      const result = await wsExecute(client, ViewerDocument)
+      expect(result.errors).toBeUndefined()
+      expect(result.data?.viewer.id).toBe(user.id)
+    } finally {
+      await client.dispose()
+    }
+  })
+
+  it('closes with 4403 for a missing or bad token', async () => {
+    for (const token of [undefined, 'not-a-jwt']) {
+      const client = wsClient(app.url, token)
+      expect(await closeCodeOf(client)).toBe(4403)
+      await client.dispose()
+    }
+  })
+
+  it('runs validation and error masking on the socket path too', async () => {
+    const user = await signUp(app.url)
+    const client = wsClient(app.url, user.token)
+    try {
+      const errors = await new Promise<unknown>((resolve) =>
+        client.subscribe({ query: '{ nope }' }, { next: () => {}, error: resolve, complete: () => {} }),
+      )
+      expect(JSON.stringify(errors)).toContain('Cannot query field')
+    } finally {
+      await client.dispose()
+    }
+  })
+
+  it('cuts a frame larger than the limit (1009) and one that never sends connection_init (4408)', async () => {
+    const big = new WebSocket(`${app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws')
+    await new Promise((resolve) => big.once('open', resolve))
+    const bigClosed = new Promise<number>((resolve) => big.once('close', (code) => resolve(code)))
+    big.send('x'.repeat(app.config.limits.maxFrameBytes + 1))
+    expect(await bigClosed).toBe(1009)
+
+    const silent = new WebSocket(`${app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws')
+    const silentClosed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)))
+    expect(await silentClosed).toBe(4408)
+  })
+})

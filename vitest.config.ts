@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  resolve: {
+    // graphql 16 ships CJS and ESM without an exports map: Node's loader (used for dependencies)
+    // picks the CJS build while Vite would pick the ESM one for our sources. One copy for both,
+    // or `instanceof GraphQLError` and schema realm checks fail across the two.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    // One DynamoDB Local for the whole run, launched by the same code as `npm start`.
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+})
