@@ -8,6 +8,7 @@ const config: CodegenConfig = {
   schema: 'schema.graphql',
   documents: ['test/operations/*.graphql'],
   ignoreNoDocuments: false,
+  emitLegacyCommonJSImports: false,
   generates: {
     'test/generated/': {
       preset: 'client',

@@ -3,14 +3,17 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import type { Logger } from 'pino'
 import { usesEmbeddedDynamoDb, type Config } from './config.js'
 import { AccountService } from './domain/accounts.js'
+import { ChatService } from './domain/chats.js'
 import type { EventBus } from './domain/events.js'
 import { systemClock } from './domain/ports.js'
 import { PostService } from './domain/posts.js'
 import type { Services } from './domain/services.js'
 import { JwtTokenService } from './infra/auth/tokens.js'
 import { DynamoAccountStore } from './infra/dynamodb/account-store.js'
+import { DynamoChatStore } from './infra/dynamodb/chat-store.js'
 import { createDynamoClients } from './infra/dynamodb/client.js'
 import { createEntities } from './infra/dynamodb/entities.js'
+import { ExpiryCascade } from './infra/dynamodb/expiry-cascade.js'
 import { launchDynamoDbLocal, type EmbeddedDynamoDb } from './infra/dynamodb/launcher.js'
 import { DynamoPostStore } from './infra/dynamodb/post-store.js'
 import { createHushTable, ensureTable } from './infra/dynamodb/table.js'
@@ -50,14 +53,16 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       cleanups.push(() => embedded!.stop())
     }
     const endpoint = embedded?.endpoint ?? config.dynamodb.endpoint
-    const { client, documentClient } = createDynamoClients(endpoint, config.dynamodb.region)
-    cleanups.push(async () => client.destroy())
+    const { client, documentClient, streamsClient } = createDynamoClients(endpoint, config.dynamodb.region)
+    cleanups.push(async () => {
+      client.destroy()
+      streamsClient.destroy()
+    })
     if (config.dynamodb.createTable) await ensureTable(client, config.dynamodb.table)
 
-    const secrets =
-      config.jwt.secret !== undefined && config.idSecret !== undefined
-        ? { jwtSecret: config.jwt.secret, idSecret: config.idSecret }
-        : await loadOrCreateSecrets(config.dataDir)
+    const stored =
+      config.jwt.secret !== undefined && config.idSecret !== undefined ? undefined : await loadOrCreateSecrets(config.dataDir)
+    const secrets = { jwtSecret: config.jwt.secret ?? stored!.jwtSecret, idSecret: config.idSecret ?? stored!.idSecret }
 
     let events: EventBus
     let redis: RedisEventBus | undefined
@@ -78,9 +83,25 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       ttlSeconds: config.jwt.ttlSeconds,
       external: config.jwt.external,
     })
+    const posts = new PostService({ posts: new DynamoPostStore(entities), clock: systemClock, maxBodyLength: config.limits.maxPostLength })
     const services: Services = {
       accounts: new AccountService({ accounts: new DynamoAccountStore(entities), tokens, clock: systemClock }),
-      posts: new PostService({ posts: new DynamoPostStore(entities), clock: systemClock, maxBodyLength: config.limits.maxPostLength }),
+      posts,
+      chats: new ChatService({
+        chats: new DynamoChatStore(entities),
+        posts,
+        clock: systemClock,
+        idSecret: secrets.idSecret,
+        chatTtlSeconds: config.chatTtlSeconds,
+        maxMessageLength: config.limits.maxMessageLength,
+        maxLiveChats: config.limits.maxLiveChats,
+      }),
+    }
+
+    if (config.expiryCascade) {
+      const cascade = new ExpiryCascade({ client, documentClient, streamsClient, tableName: config.dynamodb.table, entities, logger })
+      await cascade.start()
+      cleanups.push(() => cascade.stop())
     }
 
     const server = createHushServer({

@@ -63,6 +63,8 @@ export interface Config {
   /** Key behind opaque ids and aliases; from DATA_DIR in the embedded default. */
   idSecret: string | undefined
   chatTtlSeconds: number
+  /** Read the table's stream and delete the rest of each chat DynamoDB TTL removed. */
+  expiryCascade: boolean
   limits: Limits
   /** Grace period for in-flight work on SIGTERM. */
   shutdownTimeoutMs: number
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     idSecret: read.string('ID_SECRET'),
     chatTtlSeconds: read.int('CHAT_TTL_SECONDS', 86_400, { min: 1 }),
+    expiryCascade: read.bool('EXPIRY_CASCADE', true),
     limits: {
       maxPostLength: read.int('MAX_POST_LENGTH', 2_000, { min: 1 }),
       maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 4_000, { min: 1 }),

@@ -64,3 +64,101 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() }
+
+export type ParticipantRole = 'AUTHOR' | 'COMMENTER'
+export type ChatStatus = 'ACTIVE' | 'LEFT' | 'BLOCKED'
+/** The two participants of a chat are stored as side a (who started it) and side b. */
+export type ChatSide = 'a' | 'b'
+
+export interface ChatParticipant {
+  userId: string
+  role: ParticipantRole
+  alias: string
+  /** Highest chat seq this participant marked read. */
+  readSeq: number
+  /** Highest chat seq that reached one of this participant's devices. */
+  deliveredSeq: number
+}
+
+export interface ChatRecord {
+  chatId: string
+  /** Identifies the two users and the post; the current chat of a pair is found through it. */
+  pairKey: string
+  generation: number
+  postId: string
+  a: ChatParticipant
+  b: ChatParticipant
+  status: ChatStatus
+  closedBy: ChatSide | undefined
+  createdAt: number
+  lastActivityAt: number
+  expiresAt: number
+  lastSeq: number
+}
+
+export interface MessageRecord {
+  chatId: string
+  seq: number
+  senderId: string
+  clientMessageId: string
+  body: string | undefined
+  photoId: string | undefined
+  createdAt: number
+}
+
+export interface ChatPair {
+  chatId: string
+  generation: number
+}
+
+export interface MessageRange {
+  /** Only messages with seq > afterSeq. */
+  afterSeq?: number | undefined
+  /** Only messages with seq < beforeSeq. */
+  beforeSeq?: number | undefined
+  limit: number
+  /** Take the newest of the range first (the result is still returned in seq order). */
+  fromEnd: boolean
+}
+
+export type AppendResult = 'appended' | 'duplicate' | 'conflict'
+
+export interface BlockReport {
+  reportId: string
+  chatId: string
+  postId: string
+  reporterId: string
+  reportedId: string
+  reason: string | undefined
+  createdAt: number
+}
+
+export interface ChatStore {
+  getPair(pairKey: string): Promise<ChatPair | undefined>
+  /** Strongly consistent. */
+  getChat(chatId: string): Promise<ChatRecord | undefined>
+  getChats(chatIds: string[]): Promise<ChatRecord[]>
+  /** Ids of every chat the user is in that has not been reclaimed yet (live or expired). */
+  listChatIds(userId: string): Promise<string[]>
+  /**
+   * Creates the chat, its pair pointer and both memberships in one transaction; 'conflict' when
+   * the pair moved on from `previousGeneration` (another start won).
+   */
+  createChat(chat: ChatRecord, previousGeneration: number | undefined): Promise<'created' | 'conflict'>
+  /**
+   * Stores the message as seq chat.lastSeq + 1 and extends the chat, in one transaction.
+   * 'duplicate': the sender already used this clientMessageId; 'conflict': the chat changed
+   * (another send took the seq, or it closed or expired): reload and decide again.
+   */
+  appendMessage(chat: ChatRecord, message: MessageRecord, expiresAt: number, now: number): Promise<AppendResult>
+  getMessageByClientId(chatId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | undefined>
+  listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]>
+  /** Messages of `senderId` with seq > afterSeq. */
+  countMessagesFrom(chatId: string, senderId: string, afterSeq: number): Promise<number>
+  /** Raises a participant's read or delivered mark; never lowers it. True when it moved. */
+  raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<boolean>
+  /** ACTIVE → LEFT/BLOCKED while live; false when it was no longer ACTIVE and live. */
+  closeChat(chatId: string, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean>
+  /** True when either user blocked the other. */
+  isBlockedBetween(userId: string, otherUserId: string): Promise<boolean>
+}

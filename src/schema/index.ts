@@ -2,5 +2,6 @@ import { builder } from './builder.js'
 import './scalars.js'
 import './viewer.js'
 import './posts.js'
+import './chats.js'
 
 export const schema = builder.toSchema({ sortSchema: true })

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 
 /** DynamoDB Local accepts any letters-and-digits credentials but needs some; a fixed pair keeps its data in one file. */
@@ -7,6 +8,7 @@ export const localCredentials = { accessKeyId: 'hushlocal', secretAccessKey: 'hu
 export interface DynamoClients {
   client: DynamoDBClient
   documentClient: DynamoDBDocumentClient
+  streamsClient: DynamoDBStreamsClient
 }
 
 /**
@@ -14,13 +16,12 @@ export interface DynamoClients {
  * one the AWS SDK's usual chain picks the region and credentials of the real DynamoDB.
  */
 export function createDynamoClients(endpoint: string | undefined, region: string | undefined): DynamoClients {
-  const client = new DynamoDBClient(
-    endpoint === undefined
-      ? { region }
-      : { endpoint, region: region ?? 'us-east-1', credentials: localCredentials },
-  )
+  const settings =
+    endpoint === undefined ? { region } : { endpoint, region: region ?? 'us-east-1', credentials: localCredentials }
+  const client = new DynamoDBClient(settings)
+  const streamsClient = new DynamoDBStreamsClient(settings)
   const documentClient = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   })
-  return { client, documentClient }
+  return { client, documentClient, streamsClient }
 }

@@ -4,7 +4,10 @@ import { item } from 'dynamodb-toolbox/schema/item'
 import { number } from 'dynamodb-toolbox/schema/number'
 import { string } from 'dynamodb-toolbox/schema/string'
 import { prefix } from 'dynamodb-toolbox/transformers/prefix'
-import type { HushTable } from './table.js'
+import { TTL_ATTRIBUTE, type HushTable } from './table.js'
+
+/** Seqs are zero-padded in sort keys so that string order is seq order. */
+export const paddedSeq = (seq: number): string => String(seq).padStart(10, '0')
 
 /**
  * One Entity per item type. Keys are declared here once, as prefixed attributes; no other module
@@ -56,7 +59,134 @@ export function createEntities(table: HushTable) {
     }),
   })
 
-  return { User, Post, Comment }
+  /**
+   * CHAT#<chatId> / CHAT: the chat, its two sides, its seq counter and its expiry. Its `ttl` is
+   * the only TTL a chat needs: the stream's REMOVE of this item cascades to everything else.
+   */
+  const Chat = new Entity({
+    name: 'Chat',
+    table,
+    timestamps: false,
+    schema: item({
+      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
+      itemKind: string().key().savedAs('sk').const('CHAT'),
+      pairKey: string(),
+      generation: number(),
+      postId: string(),
+      aUserId: string(),
+      aRole: string().enum('AUTHOR', 'COMMENTER'),
+      aAlias: string(),
+      aReadSeq: number(),
+      aDeliveredSeq: number(),
+      bUserId: string(),
+      bRole: string().enum('AUTHOR', 'COMMENTER'),
+      bAlias: string(),
+      bReadSeq: number(),
+      bDeliveredSeq: number(),
+      status: string().enum('ACTIVE', 'LEFT', 'BLOCKED'),
+      closedBy: string().enum('a', 'b').optional(),
+      createdAt: number(),
+      lastActivityAt: number(),
+      expiresAt: number(),
+      lastSeq: number(),
+      ttl: number().savedAs(TTL_ATTRIBUTE),
+    }),
+  })
+
+  /** CHAT#<chatId> / MSG#<seq, zero-padded>: a chat's messages in seq order, in its partition. */
+  const Message = new Entity({
+    name: 'Message',
+    table,
+    timestamps: false,
+    schema: item({
+      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
+      seq: number().key(),
+      senderId: string(),
+      clientMessageId: string(),
+      body: string().optional(),
+      photoId: string().optional(),
+      createdAt: number(),
+    }).and((schema) => ({
+      seqKey: string()
+        .key()
+        .savedAs('sk')
+        .transform(prefix('MSG'))
+        .link<typeof schema>(({ seq }) => paddedSeq(seq)),
+    })),
+  })
+
+  /** CHAT#<chatId> / REQ#<senderId>#<clientMessageId>: makes sendMessage idempotent. */
+  const MessageRequest = new Entity({
+    name: 'MessageRequest',
+    table,
+    timestamps: false,
+    schema: item({
+      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
+      requestKey: string().key().savedAs('sk').transform(prefix('REQ')),
+      seq: number(),
+    }),
+  })
+
+  /** USER#<userId> / CHAT#<chatId>: the chats of a user. */
+  const Membership = new Entity({
+    name: 'Membership',
+    table,
+    timestamps: false,
+    schema: item({
+      userId: string().key().savedAs('pk').transform(prefix('USER')),
+      chatId: string().key().savedAs('sk').transform(prefix('CHAT')),
+      createdAt: number(),
+    }),
+  })
+
+  /** PAIR#<pairKey> / PAIR: the current chat of two users on one post; the lock startChat takes. */
+  const Pair = new Entity({
+    name: 'Pair',
+    table,
+    timestamps: false,
+    schema: item({
+      pairKey: string().key().savedAs('pk').transform(prefix('PAIR')),
+      itemKind: string().key().savedAs('sk').const('PAIR'),
+      chatId: string(),
+      generation: number(),
+    }),
+  })
+
+  /** USER#<blockerId> / BLOCKED#<blockedId>: kept after the chat, so they never chat again. */
+  const Block = new Entity({
+    name: 'Block',
+    table,
+    timestamps: false,
+    schema: item({
+      blockerId: string().key().savedAs('pk').transform(prefix('USER')),
+      blockedId: string().key().savedAs('sk').transform(prefix('BLOCKED')),
+      createdAt: number(),
+    }),
+  })
+
+  /** REPORT#<reportId> / REPORT, and in the index under REPORTS, oldest first, for moderators. */
+  const Report = new Entity({
+    name: 'Report',
+    table,
+    timestamps: false,
+    schema: item({
+      reportId: string().key().savedAs('pk').transform(prefix('REPORT')),
+      itemKind: string().key().savedAs('sk').const('REPORT'),
+      chatId: string(),
+      postId: string(),
+      reporterId: string(),
+      reportedId: string(),
+      reason: string().optional(),
+      createdAt: number(),
+      queue: string().const('REPORTS').savedAs('gsi1pk'),
+    }).and((schema) => ({
+      queueOrder: string()
+        .savedAs('gsi1sk')
+        .link<typeof schema>(({ reportId }) => reportId),
+    })),
+  })
+
+  return { User, Post, Comment, Chat, Message, MessageRequest, Membership, Pair, Block, Report }
 }
 
 export type HushEntities = ReturnType<typeof createEntities>

@@ -1,0 +1,347 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import { aliasFor } from './aliases.js'
+import { badInput, DomainError, notFound } from './errors.js'
+import { newUlid } from './ids.js'
+import type {
+  ChatParticipant,
+  ChatRecord,
+  ChatSide,
+  ChatStatus,
+  ChatStore,
+  Clock,
+  MessageRecord,
+  ParticipantRole,
+  Viewer,
+} from './ports.js'
+import type { PostService } from './posts.js'
+import { textLength, validateBody, validatePageSize } from './text.js'
+
+export interface ParticipantView {
+  alias: string
+  role: ParticipantRole
+}
+
+/** A chat as one participant sees it: the other side is reduced to a role and an alias. */
+export interface ChatView {
+  id: string
+  postId: string
+  me: ParticipantView
+  peer: ParticipantView
+  status: ChatStatus
+  createdAt: Date
+  lastActivityAt: Date
+  expiresAt: Date
+  lastSeq: number
+  peerDeliveredSeq: number
+  peerReadSeq: number
+  /** For the service's own follow-up reads (unread count, history); never exposed by the schema. */
+  readonly internal: { record: ChatRecord; side: ChatSide }
+}
+
+export interface MessageView {
+  id: string
+  chatId: string
+  seq: number
+  clientMessageId: string
+  fromMe: boolean
+  body: string | null
+  photoId: string | null
+  createdAt: Date
+}
+
+export interface HistoryArgs {
+  afterSeq?: number | null | undefined
+  beforeSeq?: number | null | undefined
+  last?: number | null | undefined
+}
+
+export interface ChatServiceOptions {
+  chats: ChatStore
+  posts: PostService
+  clock: Clock
+  /** Key of the opaque chat ids, pair keys and aliases. */
+  idSecret: string
+  /** A chat expires this long after its last activity. */
+  chatTtlSeconds: number
+  maxMessageLength: number
+  maxLiveChats: number
+}
+
+const HISTORY_PAGE_DEFAULT = 50
+const HISTORY_PAGE_MAX = 100
+const CHATS_MAX = 100
+const CLIENT_MESSAGE_ID_MAX = 128
+const REPORT_REASON_MAX = 1_000
+/** Optimistic attempts at the next seq before a send gives up (each one lost to another send). */
+const SEND_ATTEMPTS = 200
+
+const other = (side: ChatSide): ChatSide => (side === 'a' ? 'b' : 'a')
+
+export class ChatService {
+  /** Sends of this process, chained per chat so that they do not race each other for a seq. */
+  private readonly sendQueues = new Map<string, Promise<unknown>>()
+
+  constructor(private readonly deps: ChatServiceOptions) {}
+
+  async startChat(viewer: Viewer, postId: string, commentId: string | null | undefined): Promise<ChatView> {
+    const post = await this.deps.posts.requirePost(postId)
+    const peerId = commentId ? (await this.deps.posts.requireComment(postId, commentId)).authorId : post.authorId
+    if (peerId === viewer.userId) throw badInput('You cannot chat with yourself.')
+    const roleOf = (userId: string): ParticipantRole => (userId === post.authorId ? 'AUTHOR' : 'COMMENTER')
+    const pairKey = this.hash('pair', postId, ...[viewer.userId, peerId].sort())
+
+    let checked = false
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const pair = await this.deps.chats.getPair(pairKey)
+      const current = pair && (await this.deps.chats.getChat(pair.chatId))
+      const now = this.deps.clock.now()
+      // The same two users and post always get the same chat while it lives, whoever starts it.
+      if (current && this.isLive(current, now)) return this.view(current, viewer)
+      if (!checked) {
+        await this.assertMayStart(viewer, peerId)
+        checked = true
+      }
+      const generation = pair ? pair.generation + 1 : 0
+      const chatId = this.hash('chat', pairKey, String(generation), randomBytes(16).toString('base64url'))
+      const participant = (userId: string, avoid?: string): ChatParticipant => ({
+        userId,
+        role: roleOf(userId),
+        alias: aliasFor(this.deps.idSecret, chatId, userId, avoid),
+        readSeq: 0,
+        deliveredSeq: 0,
+      })
+      const a = participant(viewer.userId)
+      const chat: ChatRecord = {
+        chatId,
+        pairKey,
+        generation,
+        postId,
+        a,
+        b: participant(peerId, a.alias),
+        status: 'ACTIVE',
+        closedBy: undefined,
+        createdAt: now,
+        lastActivityAt: now,
+        expiresAt: now + this.deps.chatTtlSeconds * 1000,
+        lastSeq: 0,
+      }
+      if ((await this.deps.chats.createChat(chat, pair?.generation)) === 'created') return this.view(chat, viewer)
+    }
+    throw new Error(`startChat on pair ${pairKey} did not settle`)
+  }
+
+  /** The caller's chat, or null when it does not exist, is not theirs, or has expired. */
+  async chat(viewer: Viewer, chatId: string): Promise<ChatView | null> {
+    const found = await this.find(viewer, chatId)
+    return found ? this.view(found.chat, viewer) : null
+  }
+
+  /** The caller's unexpired chats, most recently active first. */
+  async chats(viewer: Viewer, first: number | null | undefined): Promise<ChatView[]> {
+    const limit = validatePageSize('first', first, CHATS_MAX, CHATS_MAX)
+    const live = await this.liveChatsOf(viewer.userId)
+    return live
+      .sort((x, y) => y.lastActivityAt - x.lastActivityAt)
+      .slice(0, limit)
+      .map((chat) => this.view(chat, viewer))
+  }
+
+  async sendMessage(
+    viewer: Viewer,
+    chatId: string,
+    clientMessageId: string,
+    body: string | null | undefined,
+    photoId: string | null | undefined,
+  ): Promise<MessageView> {
+    if (clientMessageId.trim().length === 0 || textLength(clientMessageId) > CLIENT_MESSAGE_ID_MAX) {
+      throw badInput(`clientMessageId must be 1 to ${CLIENT_MESSAGE_ID_MAX} characters.`)
+    }
+    if (body !== null && body !== undefined) validateBody('body', body, this.deps.maxMessageLength)
+    if (photoId !== null && photoId !== undefined) throw notFound('Photo')
+    if (body === null || body === undefined) throw badInput('A message needs a body or a photo.')
+    return this.inSendQueue(chatId, () => this.append(viewer, chatId, clientMessageId, body))
+  }
+
+  private async append(viewer: Viewer, chatId: string, clientMessageId: string, body: string): Promise<MessageView> {
+    for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
+      const found = await this.find(viewer, chatId)
+      if (!found) throw notFound('Chat')
+      const { chat } = found
+      // A retry returns the first message, even after the chat closed.
+      const existing = await this.deps.chats.getMessageByClientId(chatId, viewer.userId, clientMessageId)
+      if (existing) return this.messageView(existing, viewer)
+      if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
+      const now = this.deps.clock.now()
+      const message: MessageRecord = {
+        chatId,
+        seq: chat.lastSeq + 1,
+        senderId: viewer.userId,
+        clientMessageId,
+        body,
+        photoId: undefined,
+        createdAt: now,
+      }
+      const result = await this.deps.chats.appendMessage(chat, message, now + this.deps.chatTtlSeconds * 1000, now)
+      if (result === 'appended') return this.messageView(message, viewer)
+      if (result === 'conflict') await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)))
+    }
+    throw new Error(`sendMessage to ${chatId} lost ${SEND_ATTEMPTS} races for the next seq`)
+  }
+
+  /**
+   * History in seq order: after `afterSeq`, before `beforeSeq`, at most `last` messages (the
+   * newest of the range unless only `afterSeq` is given). Fetching the peer's messages raises
+   * the caller's delivered mark.
+   */
+  async messages(viewer: Viewer, chat: ChatView, args: HistoryArgs): Promise<MessageView[]> {
+    const limit = validatePageSize('last', args.last, HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX)
+    for (const [name, value] of [['afterSeq', args.afterSeq], ['beforeSeq', args.beforeSeq]] as const) {
+      if (value !== null && value !== undefined && (!Number.isInteger(value) || value < 0)) {
+        throw badInput(`${name} must be a whole number from 0.`)
+      }
+    }
+    const { record, side } = chat.internal
+    if (!this.isLive(record, this.deps.clock.now())) return []
+    const afterSeq = args.afterSeq ?? undefined
+    const beforeSeq = args.beforeSeq ?? undefined
+    const messages = await this.deps.chats.listMessages(record.chatId, {
+      afterSeq,
+      beforeSeq,
+      limit,
+      fromEnd: afterSeq === undefined || beforeSeq !== undefined,
+    })
+    const newestFromPeer = messages.reduce((max, m) => (m.senderId !== viewer.userId && m.seq > max ? m.seq : max), 0)
+    if (newestFromPeer > record[side].deliveredSeq) {
+      await this.deps.chats.raiseMark(record.chatId, side, 'deliveredSeq', newestFromPeer)
+    }
+    return messages.map((message) => this.messageView(message, viewer))
+  }
+
+  /** The peer's messages after the caller's read mark. */
+  async unreadCount(chat: ChatView): Promise<number> {
+    const { record, side } = chat.internal
+    if (record.lastSeq <= record[side].readSeq) return 0
+    return this.deps.chats.countMessagesFrom(record.chatId, record[other(side)].userId, record[side].readSeq)
+  }
+
+  async markRead(viewer: Viewer, chatId: string, seq: number): Promise<ChatView> {
+    const { chat, side } = await this.require(viewer, chatId)
+    if (!Number.isInteger(seq) || seq < 0 || seq > chat.lastSeq) {
+      throw badInput(`seq must be from 0 to the chat's lastSeq (${chat.lastSeq}).`)
+    }
+    // The read mark never moves back; reading a message also means it was delivered.
+    await this.deps.chats.raiseMark(chatId, side, 'readSeq', seq)
+    await this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
+    return this.view((await this.deps.chats.getChat(chatId)) ?? chat, viewer)
+  }
+
+  async leaveChat(viewer: Viewer, chatId: string): Promise<ChatView> {
+    const { chat, side } = await this.require(viewer, chatId)
+    if (chat.status === 'ACTIVE') await this.deps.chats.closeChat(chatId, 'LEFT', side, this.deps.clock.now())
+    return this.view((await this.deps.chats.getChat(chatId)) ?? chat, viewer)
+  }
+
+  /** Closes the chat as BLOCKED, stores the report, and bars the two users from chatting again. */
+  async blockChat(viewer: Viewer, chatId: string, reason: string | null | undefined): Promise<boolean> {
+    if (reason !== null && reason !== undefined && textLength(reason) > REPORT_REASON_MAX) {
+      throw badInput(`reason must be at most ${REPORT_REASON_MAX} characters.`)
+    }
+    const { chat, side } = await this.require(viewer, chatId)
+    if (chat.status === 'BLOCKED') return true
+    const now = this.deps.clock.now()
+    await this.deps.chats.closeChat(chatId, 'BLOCKED', side, now, {
+      reportId: newUlid(now),
+      chatId,
+      postId: chat.postId,
+      reporterId: viewer.userId,
+      reportedId: chat[other(side)].userId,
+      reason: reason ?? undefined,
+      createdAt: now,
+    })
+    return true
+  }
+
+  private async assertMayStart(viewer: Viewer, peerId: string): Promise<void> {
+    if (await this.deps.chats.isBlockedBetween(viewer.userId, peerId)) {
+      throw badInput('You cannot start a chat with this user.')
+    }
+    const live = await this.liveChatsOf(viewer.userId)
+    if (live.length >= this.deps.maxLiveChats) {
+      throw new DomainError('CHAT_LIMIT', `You already have ${this.deps.maxLiveChats} live chats.`)
+    }
+  }
+
+  private async liveChatsOf(userId: string): Promise<ChatRecord[]> {
+    const chats = await this.deps.chats.getChats(await this.deps.chats.listChatIds(userId))
+    const now = this.deps.clock.now()
+    return chats.filter((chat) => this.isLive(chat, now))
+  }
+
+  /** The chat and the caller's side, or undefined: missing, not the caller's and expired look alike. */
+  private async find(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide } | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(chatId)) return undefined
+    const chat = await this.deps.chats.getChat(chatId)
+    if (!chat || !this.isLive(chat, this.deps.clock.now())) return undefined
+    const side = chat.a.userId === viewer.userId ? 'a' : chat.b.userId === viewer.userId ? 'b' : undefined
+    return side && { chat, side }
+  }
+
+  private async require(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide }> {
+    const found = await this.find(viewer, chatId)
+    if (!found) throw notFound('Chat')
+    return found
+  }
+
+  private isLive(chat: ChatRecord, now: number): boolean {
+    return chat.expiresAt > now
+  }
+
+  private view(chat: ChatRecord, viewer: Viewer): ChatView {
+    const side: ChatSide = chat.a.userId === viewer.userId ? 'a' : 'b'
+    const me = chat[side]
+    const peer = chat[other(side)]
+    return {
+      id: chat.chatId,
+      postId: chat.postId,
+      me: { alias: me.alias, role: me.role },
+      peer: { alias: peer.alias, role: peer.role },
+      status: chat.status,
+      createdAt: new Date(chat.createdAt),
+      lastActivityAt: new Date(chat.lastActivityAt),
+      expiresAt: new Date(chat.expiresAt),
+      lastSeq: chat.lastSeq,
+      peerDeliveredSeq: peer.deliveredSeq,
+      peerReadSeq: peer.readSeq,
+      internal: { record: chat, side },
+    }
+  }
+
+  private messageView(message: MessageRecord, viewer: Viewer): MessageView {
+    return {
+      id: `${message.chatId}.${message.seq}`,
+      chatId: message.chatId,
+      seq: message.seq,
+      clientMessageId: message.clientMessageId,
+      fromMe: message.senderId === viewer.userId,
+      body: message.body ?? null,
+      photoId: message.photoId ?? null,
+      createdAt: new Date(message.createdAt),
+    }
+  }
+
+  /** A keyed hash: ids that reveal nothing and cannot be forged or guessed without the secret. */
+  private hash(...parts: string[]): string {
+    return createHmac('sha256', this.deps.idSecret).update(parts.join('\n')).digest('base64url').slice(0, 27)
+  }
+
+  private inSendQueue<T>(chatId: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.sendQueues.get(chatId) ?? Promise.resolve()
+    const next = previous.then(task, task)
+    const settled = next.catch(() => undefined)
+    this.sendQueues.set(chatId, settled)
+    void settled.then(() => {
+      if (this.sendQueues.get(chatId) === settled) this.sendQueues.delete(chatId)
+    })
+    return next
+  }
+}

@@ -1,0 +1,302 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb'
+import { BatchGetCommand, execute as executeBatchGet } from 'dynamodb-toolbox/table/actions/batchGet'
+import { AccessPattern } from 'dynamodb-toolbox/entity/actions/accessPattern'
+import { BatchGetRequest } from 'dynamodb-toolbox/entity/actions/batchGet'
+import { GetItemCommand } from 'dynamodb-toolbox/entity/actions/get'
+import { ConditionCheck } from 'dynamodb-toolbox/entity/actions/transactCheck'
+import { PutTransaction } from 'dynamodb-toolbox/entity/actions/transactPut'
+import { UpdateTransaction } from 'dynamodb-toolbox/entity/actions/transactUpdate'
+import { execute as executeTransaction } from 'dynamodb-toolbox/entity/actions/transactWrite'
+import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
+import type { FormattedItem } from 'dynamodb-toolbox/entity'
+import { item } from 'dynamodb-toolbox/schema/item'
+import { number } from 'dynamodb-toolbox/schema/number'
+import { string } from 'dynamodb-toolbox/schema/string'
+import type {
+  AppendResult,
+  BlockReport,
+  ChatPair,
+  ChatRecord,
+  ChatSide,
+  ChatStore,
+  MessageRange,
+  MessageRecord,
+} from '../../domain/ports.js'
+import { keyOf, type HushEntities } from './entities.js'
+
+/**
+ * Seconds DynamoDB TTL waits past a chat's expiry. Reads decide expiry by `expiresAt` on the
+ * server's clock; the grace keeps a small clock skew from deleting a chat a reader still sees live.
+ */
+const TTL_GRACE_SECONDS = 2
+const ttlOf = (expiresAt: number) => Math.ceil(expiresAt / 1000) + TTL_GRACE_SECONDS
+const BATCH_GET_MAX = 100
+
+type ChatItem = FormattedItem<HushEntities['Chat']>
+type MessageItem = FormattedItem<HushEntities['Message']>
+
+export class DynamoChatStore implements ChatStore {
+  private readonly patterns
+
+  constructor(private readonly entities: HushEntities) {
+    const messageKey = (chatId: string, seq: number) => keyOf(entities.Message, { chatId, seq })
+    this.patterns = {
+      /** A chat's messages in a seq range. */
+      messagesOfChat: new AccessPattern(entities.Message)
+        .schema(item({ chatId: string(), fromSeq: number(), toSeq: number() }))
+        .pattern(({ chatId, fromSeq, toSeq }) => ({
+          partition: messageKey(chatId, 0).pk,
+          range: { between: [messageKey(chatId, fromSeq).sk, messageKey(chatId, toSeq).sk] as [string, string] },
+        })),
+      /** The chats a user is in. */
+      chatsOfUser: new AccessPattern(entities.Membership)
+        .schema(item({ userId: string() }))
+        .pattern(({ userId }) => {
+          const { pk, sk } = keyOf(entities.Membership, { userId, chatId: '' })
+          return { partition: pk, range: { beginsWith: sk } }
+        }),
+    }
+  }
+
+  async getPair(pairKey: string): Promise<ChatPair | undefined> {
+    const { Item } = await this.entities.Pair.build(GetItemCommand).key({ pairKey }).options({ consistent: true }).send()
+    return Item && { chatId: Item.chatId, generation: Item.generation }
+  }
+
+  async getChat(chatId: string): Promise<ChatRecord | undefined> {
+    const { Item } = await this.entities.Chat.build(GetItemCommand).key({ chatId }).options({ consistent: true }).send()
+    return Item && toChat(Item)
+  }
+
+  async getChats(chatIds: string[]): Promise<ChatRecord[]> {
+    const chats: ChatRecord[] = []
+    for (let i = 0; i < chatIds.length; i += BATCH_GET_MAX) {
+      const requests = chatIds.slice(i, i + BATCH_GET_MAX).map((chatId) => this.entities.Chat.build(BatchGetRequest).key({ chatId }))
+      const command = this.entities.Chat.table.build(BatchGetCommand).requests(...(requests as [typeof requests[number]]))
+      const { Responses } = await executeBatchGet({ maxAttempts: 10 }, command)
+      for (const found of Responses?.[0] ?? []) if (found) chats.push(toChat(found as ChatItem))
+    }
+    return chats
+  }
+
+  async listChatIds(userId: string): Promise<string[]> {
+    const ids: string[] = []
+    let exclusiveStartKey: Record<string, unknown> | undefined
+    do {
+      const page = await this.patterns.chatsOfUser.query({ userId }).options({ exclusiveStartKey }).send()
+      ids.push(...(page.Items ?? []).map((membership) => membership.chatId))
+      exclusiveStartKey = page.LastEvaluatedKey
+    } while (exclusiveStartKey)
+    return ids
+  }
+
+  async createChat(chat: ChatRecord, previousGeneration: number | undefined): Promise<'created' | 'conflict'> {
+    const { Pair, Chat, Membership } = this.entities
+    try {
+      await executeTransaction(
+        Pair.build(PutTransaction)
+          .item({ pairKey: chat.pairKey, chatId: chat.chatId, generation: chat.generation })
+          .options({
+            condition:
+              previousGeneration === undefined
+                ? { attr: 'pairKey', exists: false }
+                : { attr: 'generation', eq: previousGeneration },
+          }),
+        Chat.build(PutTransaction)
+          .item(fromChat(chat))
+          .options({ condition: { attr: 'chatId', exists: false } }),
+        Membership.build(PutTransaction).item({ userId: chat.a.userId, chatId: chat.chatId, createdAt: chat.createdAt }),
+        Membership.build(PutTransaction).item({ userId: chat.b.userId, chatId: chat.chatId, createdAt: chat.createdAt }),
+      )
+      return 'created'
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return 'conflict'
+      throw error
+    }
+  }
+
+  async appendMessage(chat: ChatRecord, message: MessageRecord, expiresAt: number, now: number): Promise<AppendResult> {
+    const { Chat, Message, MessageRequest } = this.entities
+    const senderSide: ChatSide = chat.a.userId === message.senderId ? 'a' : 'b'
+    try {
+      await executeTransaction(
+        Chat.build(UpdateTransaction)
+          .item({
+            chatId: chat.chatId,
+            lastSeq: message.seq,
+            lastActivityAt: now,
+            expiresAt,
+            ttl: ttlOf(expiresAt),
+            // Sending implies having read everything before it.
+            [`${senderSide}ReadSeq`]: message.seq,
+            [`${senderSide}DeliveredSeq`]: message.seq,
+          } as { chatId: string })
+          .options({
+            condition: {
+              and: [
+                { attr: 'lastSeq', eq: message.seq - 1 },
+                { attr: 'status', eq: 'ACTIVE' },
+                { attr: 'expiresAt', gt: now },
+              ],
+            },
+          }),
+        Message.build(PutTransaction)
+          .item(message)
+          .options({ condition: { attr: 'chatId', exists: false } }),
+        MessageRequest.build(PutTransaction)
+          .item({ chatId: chat.chatId, requestKey: requestKey(message.senderId, message.clientMessageId), seq: message.seq })
+          .options({ condition: { attr: 'chatId', exists: false } }),
+      )
+      return 'appended'
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error
+      const [, , request] = error.CancellationReasons ?? []
+      return request?.Code === 'ConditionalCheckFailed' ? 'duplicate' : 'conflict'
+    }
+  }
+
+  async getMessageByClientId(chatId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | undefined> {
+    const { Item } = await this.entities.MessageRequest.build(GetItemCommand)
+      .key({ chatId, requestKey: requestKey(senderId, clientMessageId) })
+      .options({ consistent: true })
+      .send()
+    if (!Item) return undefined
+    const message = await this.entities.Message.build(GetItemCommand)
+      .key({ chatId, seq: Item.seq } as { chatId: string; seq: number; seqKey: string })
+      .options({ consistent: true })
+      .send()
+    return message.Item && toMessage(message.Item)
+  }
+
+  async listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]> {
+    const fromSeq = (range.afterSeq ?? 0) + 1
+    const toSeq = range.beforeSeq === undefined ? 9_999_999_999 : range.beforeSeq - 1
+    if (toSeq < fromSeq) return []
+    const { Items = [] } = await this.patterns.messagesOfChat
+      .query({ chatId, fromSeq, toSeq })
+      .options({ limit: range.limit, reverse: range.fromEnd, consistent: true })
+      .send()
+    const messages = Items.map(toMessage)
+    return range.fromEnd ? messages.reverse() : messages
+  }
+
+  async countMessagesFrom(chatId: string, senderId: string, afterSeq: number): Promise<number> {
+    let count = 0
+    let exclusiveStartKey: Record<string, unknown> | undefined
+    do {
+      const page = await this.patterns.messagesOfChat
+        .query({ chatId, fromSeq: afterSeq + 1, toSeq: 9_999_999_999 })
+        .options({ select: 'COUNT', filters: { Message: { attr: 'senderId', eq: senderId } }, exclusiveStartKey, consistent: true })
+        .send()
+      count += page.Count ?? 0
+      exclusiveStartKey = page.LastEvaluatedKey
+    } while (exclusiveStartKey)
+    return count
+  }
+
+  async raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<boolean> {
+    const attribute = `${side}${mark === 'readSeq' ? 'ReadSeq' : 'DeliveredSeq'}` as const
+    try {
+      await this.entities.Chat.build(UpdateItemCommand)
+        .item({ chatId, [attribute]: seq } as { chatId: string })
+        .options({ condition: { and: [{ attr: 'chatId', exists: true }, { attr: attribute as 'aReadSeq', lt: seq }] } })
+        .send()
+      return true
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false
+      throw error
+    }
+  }
+
+  async closeChat(chatId: string, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean> {
+    const { Chat, Block, Report } = this.entities
+    const close = Chat.build(UpdateTransaction)
+      .item({ chatId, status, closedBy })
+      .options({
+        condition: {
+          and: [{ attr: 'expiresAt', gt: now }, status === 'LEFT' ? { attr: 'status', eq: 'ACTIVE' } : { attr: 'status', ne: 'BLOCKED' }],
+        },
+      })
+    try {
+      if (!report) {
+        await executeTransaction(close)
+      } else {
+        await executeTransaction(
+          close,
+          Block.build(PutTransaction).item({ blockerId: report.reporterId, blockedId: report.reportedId, createdAt: now }),
+          Report.build(PutTransaction).item(report),
+        )
+      }
+      return true
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return false
+      throw error
+    }
+  }
+
+  async isBlockedBetween(userId: string, otherUserId: string): Promise<boolean> {
+    const [one, two] = await Promise.all([
+      this.entities.Block.build(GetItemCommand).key({ blockerId: userId, blockedId: otherUserId }).send(),
+      this.entities.Block.build(GetItemCommand).key({ blockerId: otherUserId, blockedId: userId }).send(),
+    ])
+    return one.Item !== undefined || two.Item !== undefined
+  }
+}
+
+const requestKey = (senderId: string, clientMessageId: string) => `${senderId}#${clientMessageId}`
+
+function fromChat(chat: ChatRecord) {
+  return {
+    chatId: chat.chatId,
+    pairKey: chat.pairKey,
+    generation: chat.generation,
+    postId: chat.postId,
+    aUserId: chat.a.userId,
+    aRole: chat.a.role,
+    aAlias: chat.a.alias,
+    aReadSeq: chat.a.readSeq,
+    aDeliveredSeq: chat.a.deliveredSeq,
+    bUserId: chat.b.userId,
+    bRole: chat.b.role,
+    bAlias: chat.b.alias,
+    bReadSeq: chat.b.readSeq,
+    bDeliveredSeq: chat.b.deliveredSeq,
+    status: chat.status,
+    closedBy: chat.closedBy,
+    createdAt: chat.createdAt,
+    lastActivityAt: chat.lastActivityAt,
+    expiresAt: chat.expiresAt,
+    lastSeq: chat.lastSeq,
+    ttl: ttlOf(chat.expiresAt),
+  }
+}
+
+function toChat(item: ChatItem): ChatRecord {
+  return {
+    chatId: item.chatId,
+    pairKey: item.pairKey,
+    generation: item.generation,
+    postId: item.postId,
+    a: { userId: item.aUserId, role: item.aRole, alias: item.aAlias, readSeq: item.aReadSeq, deliveredSeq: item.aDeliveredSeq },
+    b: { userId: item.bUserId, role: item.bRole, alias: item.bAlias, readSeq: item.bReadSeq, deliveredSeq: item.bDeliveredSeq },
+    status: item.status,
+    closedBy: item.closedBy,
+    createdAt: item.createdAt,
+    lastActivityAt: item.lastActivityAt,
+    expiresAt: item.expiresAt,
+    lastSeq: item.lastSeq,
+  }
+}
+
+function toMessage(item: MessageItem): MessageRecord {
+  return {
+    chatId: item.chatId,
+    seq: item.seq,
+    senderId: item.senderId,
+    clientMessageId: item.clientMessageId,
+    body: item.body,
+    photoId: item.photoId,
+    createdAt: item.createdAt,
+  }
+}
+

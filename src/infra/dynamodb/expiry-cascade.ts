@@ -1,0 +1,193 @@
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  TrimmedDataAccessException,
+  type _Record,
+} from '@aws-sdk/client-dynamodb-streams'
+import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { unmarshall } from '@aws-sdk/util-dynamodb'
+import { DeleteItemCommand } from 'dynamodb-toolbox/entity/actions/delete'
+import { EntityFormatter } from 'dynamodb-toolbox/entity/actions/format'
+import type { Logger } from 'pino'
+import { keyOf, type HushEntities } from './entities.js'
+
+/** The principal DynamoDB names on a stream record when its TTL process deleted the item. */
+const TTL_PRINCIPAL = 'dynamodb.amazonaws.com'
+const BATCH_WRITE_MAX = 25
+
+export interface ExpiryCascadeOptions {
+  client: DynamoDBClient
+  documentClient: DynamoDBDocumentClient
+  /** Built from the same endpoint, region and credentials as `client`. */
+  streamsClient: DynamoDBStreamsClient
+  tableName: string
+  entities: HushEntities
+  logger: Logger
+  /** How often each shard is read. Default 1 s. */
+  pollMs?: number
+  /** Called after a chat's items are deleted, for what lives outside the table (photo bytes). */
+  onChatReclaimed?: (chatId: string) => Promise<void>
+}
+
+/**
+ * Reclaims everything of an expired chat without scanning. Only the chat item carries a TTL
+ * (refreshed by every message at no extra write); when DynamoDB's TTL deletes it, the stream's
+ * REMOVE record (principal dynamodb.amazonaws.com) triggers this cascade, which deletes the
+ * chat's partition (messages, idempotency records) by Query, its two memberships and its pair
+ * pointer. Deletes are idempotent, so several processes may run it, and a shard re-read from
+ * TRIM_HORIZON after a restart does no harm.
+ *
+ * Worst case: a chat of n messages costs n deletes once, at expiry (amortised one per message);
+ * a send stays at 3 writes however long the chat lives.
+ */
+export class ExpiryCascade {
+  private readonly shardIterators = new Map<string, string | undefined>()
+  private readonly finishedShards = new Set<string>()
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+  private stopped = false
+  private streamArn: string | undefined
+  private rounds = 0
+
+  constructor(private readonly options: ExpiryCascadeOptions) {}
+
+  async start(): Promise<void> {
+    const { Table } = await this.options.client.send(new DescribeTableCommand({ TableName: this.options.tableName }))
+    this.streamArn = Table?.LatestStreamArn
+    if (!this.streamArn) {
+      this.options.logger.warn({ table: this.options.tableName }, 'table has no stream: expired chats are not cascaded')
+      return
+    }
+    this.schedule(0)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.running
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.running = this.poll()
+        .catch((error: unknown) => this.options.logger.error({ err: error }, 'expiry cascade round failed'))
+        .finally(() => this.schedule(this.options.pollMs ?? 1_000))
+    }, ms)
+  }
+
+  private async poll(): Promise<void> {
+    if (this.rounds++ % 10 === 0) await this.discoverShards()
+    for (const [shardId, iterator] of this.shardIterators) {
+      if (this.stopped) return
+      let current = iterator
+      if (current === undefined) {
+        const started = await this.options.streamsClient.send(
+          new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        )
+        current = started.ShardIterator
+      }
+      if (!current) {
+        this.finish(shardId)
+        continue
+      }
+      try {
+        const { Records = [], NextShardIterator } = await this.options.streamsClient.send(
+          new GetRecordsCommand({ ShardIterator: current, Limit: 1000 }),
+        )
+        for (const record of Records) await this.handle(record)
+        if (NextShardIterator) this.shardIterators.set(shardId, NextShardIterator)
+        else this.finish(shardId)
+      } catch (error) {
+        // An iterator lives 15 minutes; a fresh one from TRIM_HORIZON re-reads harmlessly.
+        if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException) {
+          this.shardIterators.set(shardId, undefined)
+        } else {
+          throw error
+        }
+      }
+    }
+  }
+
+  private finish(shardId: string): void {
+    this.shardIterators.delete(shardId)
+    this.finishedShards.add(shardId)
+  }
+
+  private async discoverShards(): Promise<void> {
+    let exclusiveStartShardId: string | undefined
+    do {
+      const { StreamDescription } = await this.options.streamsClient.send(
+        new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
+      )
+      for (const shard of StreamDescription?.Shards ?? []) {
+        const id = shard.ShardId
+        if (id && !this.shardIterators.has(id) && !this.finishedShards.has(id)) this.shardIterators.set(id, undefined)
+      }
+      exclusiveStartShardId = StreamDescription?.LastEvaluatedShardId
+    } while (exclusiveStartShardId)
+  }
+
+  private async handle(record: _Record): Promise<void> {
+    if (record.eventName !== 'REMOVE' || record.userIdentity?.PrincipalId !== TTL_PRINCIPAL) return
+    const image = record.dynamodb?.OldImage
+    if (!image) return
+    const stored = unmarshall(image as Parameters<typeof unmarshall>[0])
+    const { Chat } = this.options.entities
+    if (stored[Chat.table.entityAttributeSavedAs] !== Chat.entityName) return
+    const chat = Chat.build(EntityFormatter).format(stored)
+    await this.reclaim(chat.chatId, [chat.aUserId, chat.bUserId], chat.pairKey)
+  }
+
+  /** Deletes every remaining item of an expired chat. */
+  async reclaim(chatId: string, userIds: string[], pairKey: string): Promise<void> {
+    const { documentClient, tableName, entities } = this.options
+    const partition = keyOf(entities.Chat, { chatId }).pk
+    let exclusiveStartKey: Record<string, unknown> | undefined
+    let deleted = 0
+    do {
+      const page = await documentClient.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': partition },
+          ProjectionExpression: 'pk, sk',
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      )
+      const keys = page.Items ?? []
+      for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX) {
+        await this.batchDelete(keys.slice(i, i + BATCH_WRITE_MAX))
+      }
+      deleted += keys.length
+      exclusiveStartKey = page.LastEvaluatedKey
+    } while (exclusiveStartKey)
+    for (const userId of userIds) await entities.Membership.build(DeleteItemCommand).key({ userId, chatId }).send()
+    try {
+      // Only while the pair still points at this chat: a newer chat of the pair keeps its pointer.
+      await entities.Pair.build(DeleteItemCommand)
+        .key({ pairKey })
+        .options({ condition: { attr: 'chatId', eq: chatId } })
+        .send()
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error
+    }
+    await this.options.onChatReclaimed?.(chatId)
+    this.options.logger.info({ chatId, deleted }, 'expired chat reclaimed')
+  }
+
+  private async batchDelete(keys: Record<string, unknown>[]): Promise<void> {
+    let pending = keys.map((key) => ({ DeleteRequest: { Key: key } }))
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const { UnprocessedItems } = await this.options.documentClient.send(
+        new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending } }),
+      )
+      pending = (UnprocessedItems?.[this.options.tableName] ?? []) as typeof pending
+      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)))
+    }
+  }
+}
