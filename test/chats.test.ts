@@ -26,7 +26,7 @@ describe('chats', () => {
     (await mustRequest(app.url, CreatePostDocument, { body }, user.token)).createPost.id
   const start = async (user: TestUser, post: string, commentId?: string) =>
     (await mustRequest(app.url, StartChatDocument, { postId: post, commentId }, user.token)).startChat
-  const send = (user: TestUser, chatId: string, body: string, clientMessageId = randomUUID()) =>
+  const send = (user: TestUser, chatId: string, body: string, clientMessageId: string = randomUUID()) =>
     request(app.url, SendMessageDocument, { chatId, clientMessageId, body }, user.token)
   const history = async (user: TestUser, id: string, args: { afterSeq?: number; beforeSeq?: number; last?: number } = {}) =>
     (await mustRequest(app.url, ChatHistoryDocument, { id, ...args }, user.token)).chat
@@ -212,7 +212,7 @@ describe('chats', () => {
     expect(errorCode(await request(app.url, StartChatDocument, { postId: another }, troll.token))).toBe('BAD_USER_INPUT')
     const trollPost = (await mustRequest(app.url, CreatePostDocument, { body: 'bait' }, troll.token)).createPost.id
     expect(errorCode(await request(app.url, StartChatDocument, { postId: trollPost }, author.token))).toBe('BAD_USER_INPUT')
-    const reports = (await itemsMentioning(app, trolled.id)).filter((item) => String(item.pk).startsWith('REPORT#'))
+    const reports = (await itemsMentioning(app, trolled.id)).filter((item) => item.pk === 'REPORTS')
     expect(reports).toHaveLength(1)
     expect(reports[0]).toMatchObject({ reason: 'rude', postId: post })
   })

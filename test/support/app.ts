@@ -11,9 +11,14 @@ export interface TestApp extends RunningApp {
   stop(): Promise<void>
 }
 
-/** The environment of a test server: the suite's DynamoDB Local, a table of its own, port 0. */
+/**
+ * The environment of a test server: the suite's DynamoDB Local, a table of its own, port 0.
+ * Each server also gets a region of its own, which DynamoDB Local keeps in a database file of
+ * its own, so test files share no data and no background (TTL, stream) jobs.
+ */
 export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
+    DYNAMODB_REGION: `test-${randomBytes(4).toString('hex')}`,
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
@@ -33,7 +38,26 @@ export function redisEnv(): Record<string, string> {
 
 /** Starts a real Hush server on a free port. */
 export async function startTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
-  const config = loadConfig(testEnv(overrides))
+  return startAppWith(loadConfig(testEnv(overrides)))
+}
+
+/** Another server on the same table and DynamoDB as `app` (a second process of one deployment). */
+export async function startPeerApp(app: TestApp, overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
+  return startAppWith(
+    loadConfig(
+      testEnv({
+        DYNAMODB_REGION: app.config.dynamodb.region,
+        DYNAMODB_TABLE: app.config.dynamodb.table,
+        REDIS_URL: app.config.redisUrl,
+        REDIS_PREFIX: app.config.redisPrefix,
+        CHAT_TTL_SECONDS: String(app.config.chatTtlSeconds),
+        ...overrides,
+      }),
+    ),
+  )
+}
+
+async function startAppWith(config: Config): Promise<TestApp> {
   const app = createApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }))
   const running = await app.start()
   return { ...running, config, stop: () => app.stop() }

@@ -7,7 +7,7 @@ import type { TestApp } from './app.js'
  * test that checks what is left; the app itself never scans.
  */
 export async function itemsMentioning(app: TestApp, needle: string): Promise<Record<string, unknown>[]> {
-  const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, undefined)
+  const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, app.config.dynamodb.region)
   try {
     const found: Record<string, unknown>[] = []
     let exclusiveStartKey: Record<string, unknown> | undefined

@@ -26,23 +26,21 @@ export function createEntities(table: HushTable) {
     }),
   })
 
-  /** POST#<postId> / POST; in the feed index under FEED, ordered by postId (a ULID). */
+  /**
+   * FEED / POST#<postId>: all posts in one partition, ordered by postId (a ULID), so the feed is
+   * one Query read backwards.
+   */
   const Post = new Entity({
     name: 'Post',
     table,
     timestamps: false,
     schema: item({
-      postId: string().key().savedAs('pk').transform(prefix('POST')),
-      itemKind: string().key().savedAs('sk').const('POST'),
+      feed: string().key().savedAs('pk').const('FEED'),
+      postId: string().key().savedAs('sk').transform(prefix('POST')),
       authorId: string(),
       body: string(),
       createdAt: number(),
-      feed: string().const('FEED').savedAs('gsi1pk'),
-    }).and((schema) => ({
-      feedOrder: string()
-        .savedAs('gsi1sk')
-        .link<typeof schema>(({ postId }) => postId),
-    })),
+    }),
   })
 
   /** POST#<postId> / COMMENT#<commentId>: a post's comments sit in its partition, oldest first. */
@@ -164,26 +162,21 @@ export function createEntities(table: HushTable) {
     }),
   })
 
-  /** REPORT#<reportId> / REPORT, and in the index under REPORTS, oldest first, for moderators. */
+  /** REPORTS / REPORT#<reportId>: the moderators' queue, oldest first. */
   const Report = new Entity({
     name: 'Report',
     table,
     timestamps: false,
     schema: item({
-      reportId: string().key().savedAs('pk').transform(prefix('REPORT')),
-      itemKind: string().key().savedAs('sk').const('REPORT'),
+      queue: string().key().savedAs('pk').const('REPORTS'),
+      reportId: string().key().savedAs('sk').transform(prefix('REPORT')),
       chatId: string(),
       postId: string(),
       reporterId: string(),
       reportedId: string(),
       reason: string().optional(),
       createdAt: number(),
-      queue: string().const('REPORTS').savedAs('gsi1pk'),
-    }).and((schema) => ({
-      queueOrder: string()
-        .savedAs('gsi1sk')
-        .link<typeof schema>(({ reportId }) => reportId),
-    })),
+    }),
   })
 
   return { User, Post, Comment, Chat, Message, MessageRequest, Membership, Pair, Block, Report }

@@ -14,11 +14,14 @@ export class DynamoPostStore implements PostStore {
     this.patterns = {
       feed: new AccessPattern(entities.Post)
         .schema(item({ before: string().optional() }))
-        .pattern(({ before }) => ({
-          index: 'gsi1' as const,
-          partition: 'FEED',
-          ...(before === undefined ? {} : { range: { lt: before } }),
-        })),
+        .pattern(({ before }) => {
+          const first = keyOf(entities.Post, { postId: '' })
+          return {
+            partition: first.pk,
+            // Every item of the FEED partition is a post, so "before this post" is a plain lt.
+            range: before === undefined ? { beginsWith: first.sk } : { lt: keyOf(entities.Post, { postId: before }).sk },
+          }
+        }),
       commentsOfPost: new AccessPattern(entities.Comment)
         .schema(item({ postId: string() }))
         .pattern(({ postId }) => {

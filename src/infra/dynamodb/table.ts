@@ -15,7 +15,8 @@ export const TTL_ATTRIBUTE = 'ttl'
 
 /**
  * Hush keeps everything in one table (see docs/data-model.md): a string partition and sort key,
- * one overloaded global index, TTL on `ttl`, and a stream whose TTL removals cascade.
+ * TTL on `ttl`, and a stream whose TTL removals cascade. No secondary index: every access pattern
+ * is served by the primary key (and DynamoDB Local 1.25.1 never runs TTL on a table with a GSI).
  */
 export function createHushTable(documentClient: DynamoDBDocumentClient, name: string) {
   return new Table({
@@ -23,13 +24,6 @@ export function createHushTable(documentClient: DynamoDBDocumentClient, name: st
     documentClient,
     partitionKey: { name: 'pk', type: 'string' },
     sortKey: { name: 'sk', type: 'string' },
-    indexes: {
-      gsi1: {
-        type: 'global',
-        partitionKey: { name: 'gsi1pk', type: 'string' },
-        sortKey: { name: 'gsi1sk', type: 'string' },
-      },
-    },
   })
 }
 
@@ -52,22 +46,10 @@ export async function ensureTable(client: DynamoDBClient, name: string): Promise
           AttributeDefinitions: [
             { AttributeName: 'pk', AttributeType: 'S' },
             { AttributeName: 'sk', AttributeType: 'S' },
-            { AttributeName: 'gsi1pk', AttributeType: 'S' },
-            { AttributeName: 'gsi1sk', AttributeType: 'S' },
           ],
           KeySchema: [
             { AttributeName: 'pk', KeyType: 'HASH' },
             { AttributeName: 'sk', KeyType: 'RANGE' },
-          ],
-          GlobalSecondaryIndexes: [
-            {
-              IndexName: 'gsi1',
-              KeySchema: [
-                { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-                { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-              ],
-              Projection: { ProjectionType: 'ALL' },
-            },
           ],
           StreamSpecification: { StreamEnabled: true, StreamViewType: 'OLD_IMAGE' },
         }),
