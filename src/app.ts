@@ -4,6 +4,8 @@ import type { Logger } from 'pino'
 import { usesEmbeddedDynamoDb, type Config } from './config.js'
 import { AccountService } from './domain/accounts.js'
 import { ChatService } from './domain/chats.js'
+import { LiveService } from './domain/live.js'
+import { TypingTracker } from './domain/typing.js'
 import type { EventBus } from './domain/events.js'
 import { systemClock } from './domain/ports.js'
 import { PostService } from './domain/posts.js'
@@ -19,9 +21,14 @@ import { DynamoPostStore } from './infra/dynamodb/post-store.js'
 import { createHushTable, ensureTable } from './infra/dynamodb/table.js'
 import { InProcessEventBus } from './infra/events/in-process.js'
 import { RedisEventBus } from './infra/events/redis.js'
+import { InMemoryPresenceStore } from './infra/presence/in-memory.js'
+import { RedisPresenceStore } from './infra/presence/redis.js'
 import { loadOrCreateSecrets } from './infra/secrets.js'
 import { createLogger } from './logger.js'
 import { createHushServer } from './server/http.js'
+
+/** SPEC: the server sends typing=false after 6 s without a refresh. */
+const TYPING_TIMEOUT_MS = 6_000
 
 export interface RunningApp {
   /** http://host:port of the server (GraphQL and GraphiQL at /graphql). */
@@ -83,19 +90,38 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       ttlSeconds: config.jwt.ttlSeconds,
       external: config.jwt.external,
     })
+    const presence = redis ? new RedisPresenceStore(redis.publisher, config.redisPrefix) : new InMemoryPresenceStore()
+    const typing = new TypingTracker(events, TYPING_TIMEOUT_MS)
+    cleanups.push(async () => typing.close())
+    const chatStore = new DynamoChatStore(entities)
     const posts = new PostService({ posts: new DynamoPostStore(entities), clock: systemClock, maxBodyLength: config.limits.maxPostLength })
+    const chats = new ChatService({
+      chats: chatStore,
+      posts,
+      events,
+      typing,
+      clock: systemClock,
+      idSecret: secrets.idSecret,
+      chatTtlSeconds: config.chatTtlSeconds,
+      maxMessageLength: config.limits.maxMessageLength,
+      maxLiveChats: config.limits.maxLiveChats,
+    })
+    const live = new LiveService({
+      chats: chatStore,
+      chatService: chats,
+      events,
+      presence,
+      typing,
+      clock: systemClock,
+      maxQueuedEvents: config.limits.maxQueuedEvents,
+      presenceTtlMs: config.presenceTtlMs,
+    })
+    cleanups.push(async () => live.close())
     const services: Services = {
       accounts: new AccountService({ accounts: new DynamoAccountStore(entities), tokens, clock: systemClock }),
       posts,
-      chats: new ChatService({
-        chats: new DynamoChatStore(entities),
-        posts,
-        clock: systemClock,
-        idSecret: secrets.idSecret,
-        chatTtlSeconds: config.chatTtlSeconds,
-        maxMessageLength: config.limits.maxMessageLength,
-        maxLiveChats: config.limits.maxLiveChats,
-      }),
+      chats,
+      live,
     }
 
     if (config.expiryCascade) {

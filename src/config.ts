@@ -26,6 +26,8 @@ export interface Limits {
   maxSubscriptionsPerConnection: number
   /** Time a socket has to send connection_init (SPEC: 3 s). */
   connectionInitTimeoutMs: number
+  /** Events one subscription may hold while its client is not reading, before it is cut off. */
+  maxQueuedEvents: number
 }
 
 export interface ExternalIssuerConfig {
@@ -66,6 +68,8 @@ export interface Config {
   /** Read the table's stream and delete the rest of each chat DynamoDB TTL removed. */
   expiryCascade: boolean
   limits: Limits
+  /** A subscriber counts as present this long after its last heartbeat (SPEC: 30 s). */
+  presenceTtlMs: number
   /** Grace period for in-flight work on SIGTERM. */
   shutdownTimeoutMs: number
 }
@@ -184,7 +188,9 @@ export function loadConfig(env: Env = process.env): Config {
       maxFrameBytes: read.int('MAX_FRAME_BYTES', 64 * 1024, { min: 1024 }),
       maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 200, { min: 1 }),
       connectionInitTimeoutMs: read.int('CONNECTION_INIT_TIMEOUT_MS', 3_000, { min: 100 }),
+      maxQueuedEvents: read.int('MAX_QUEUED_EVENTS', 1_000, { min: 1 }),
     },
+    presenceTtlMs: read.int('PRESENCE_TTL_MS', 30_000, { min: 100 }),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
   }
 

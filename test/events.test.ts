@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { topics, type EventBus } from '../src/domain/events.js'
+import { topics, type ChatBusEvent, type EventBus, type UserBusEvent } from '../src/domain/events.js'
 import { InProcessEventBus } from '../src/infra/events/in-process.js'
 import { RedisEventBus } from '../src/infra/events/redis.js'
 
@@ -14,6 +14,9 @@ const waitFor = async (condition: () => boolean, ms = 2_000) => {
   }
 }
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100))
+const typing = (n: number, chatId = 'c'): ChatBusEvent => ({ kind: 'typing', chatId, userId: `u${n}`, typing: n % 2 === 0 })
+const closed = (chatId: string): UserBusEvent => ({ kind: 'chatClosed', chatId, reason: 'LEFT' })
+const numberOf = (event: unknown) => Number((event as { userId: string }).userId.slice(1))
 
 interface Adapter {
   name: string
@@ -45,11 +48,11 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
     const received: unknown[] = []
     const unsubscribe = await bus.subscribe(topic, (event) => received.push(event))
-    const sent = { seq: 1, nested: { text: 'hi' } }
+    const sent = typing(1)
     await bus.publish(topic, sent)
-    for (let seq = 2; seq <= 50; seq++) await bus.publish(topic, { seq })
+    for (let n = 2; n <= 50; n++) await bus.publish(topic, typing(n))
     await waitFor(() => received.length === 50)
-    expect(received.map((event) => (event as { seq: number }).seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    expect(received.map(numberOf)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
     expect(received[0]).toEqual(sent)
     expect(received[0]).not.toBe(sent)
     await unsubscribe()
@@ -60,10 +63,10 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     const otherChat = topics.chat(`c${randomBytes(4).toString('hex')}`)
     const user = topics.user(`u${randomBytes(4).toString('hex')}`)
     const heard: string[] = []
-    const unsubscribe = await bus.subscribe(chat, (event) => heard.push((event as { from: string }).from))
-    await bus.publish(otherChat, { from: 'other chat' })
-    await bus.publish(user, { from: 'user' })
-    await bus.publish(chat, { from: 'chat' })
+    const unsubscribe = await bus.subscribe(chat, (event) => heard.push(event.chatId))
+    await bus.publish(otherChat, typing(1, 'other chat'))
+    await bus.publish(user, closed('user'))
+    await bus.publish(chat, typing(1, 'chat'))
     await waitFor(() => heard.length >= 1)
     await settle()
     expect(heard).toEqual(['chat'])
@@ -78,17 +81,17 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     const stopFirst = await bus.subscribe(topic, (event) => first.push(event))
     const stopSecond = await bus.subscribe(topic, (event) => second.push(event))
     expect(bus.activeTopics()).toBe(before + 1)
-    await bus.publish(topic, { n: 1 })
+    await bus.publish(topic, closed('n1'))
     await waitFor(() => first.length === 1 && second.length === 1)
     await stopFirst()
-    await bus.publish(topic, { n: 2 })
+    await bus.publish(topic, closed('n2'))
     await waitFor(() => second.length === 2)
     await settle()
     expect(first).toHaveLength(1)
     await stopSecond()
     await stopSecond()
     expect(bus.activeTopics()).toBe(before)
-    await bus.publish(topic, { n: 3 })
+    await bus.publish(topic, closed('n3'))
     await settle()
     expect(second).toHaveLength(2)
   })

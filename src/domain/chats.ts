@@ -15,6 +15,8 @@ import type {
 } from './ports.js'
 import type { PostService } from './posts.js'
 import { textLength, validateBody, validatePageSize } from './text.js'
+import { topics, type ChatCloseReason, type EventBus } from './events.js'
+import type { TypingTracker } from './typing.js'
 
 export interface ParticipantView {
   alias: string
@@ -58,6 +60,8 @@ export interface HistoryArgs {
 export interface ChatServiceOptions {
   chats: ChatStore
   posts: PostService
+  events: EventBus
+  typing: TypingTracker
   clock: Clock
   /** Key of the opaque chat ids, pair keys and aliases. */
   idSecret: string
@@ -75,7 +79,21 @@ const REPORT_REASON_MAX = 1_000
 /** Optimistic attempts at the next seq before a send gives up (each one lost to another send). */
 const SEND_ATTEMPTS = 200
 
-const other = (side: ChatSide): ChatSide => (side === 'a' ? 'b' : 'a')
+export const other = (side: ChatSide): ChatSide => (side === 'a' ? 'b' : 'a')
+
+/** A message as `viewerId` sees it. */
+export function toMessageView(message: MessageRecord, viewerId: string): MessageView {
+  return {
+    id: `${message.chatId}.${message.seq}`,
+    chatId: message.chatId,
+    seq: message.seq,
+    clientMessageId: message.clientMessageId,
+    fromMe: message.senderId === viewerId,
+    body: message.body ?? null,
+    photoId: message.photoId ?? null,
+    createdAt: new Date(message.createdAt),
+  }
+}
 
 export class ChatService {
   /** Sends of this process, chained per chat so that they do not race each other for a seq. */
@@ -125,7 +143,15 @@ export class ChatService {
         expiresAt: now + this.deps.chatTtlSeconds * 1000,
         lastSeq: 0,
       }
-      if ((await this.deps.chats.createChat(chat, pair?.generation)) === 'created') return this.view(chat, viewer)
+      if ((await this.deps.chats.createChat(chat, pair?.generation)) === 'created') {
+        void this.deps.events.publish(topics.user(peerId), {
+          kind: 'chatStarted',
+          chatId,
+          postId,
+          peer: { alias: chat.a.alias, role: chat.a.role },
+        })
+        return this.view(chat, viewer)
+      }
     }
     throw new Error(`startChat on pair ${pairKey} did not settle`)
   }
@@ -181,11 +207,46 @@ export class ChatService {
         photoId: undefined,
         createdAt: now,
       }
-      const result = await this.deps.chats.appendMessage(chat, message, now + this.deps.chatTtlSeconds * 1000, now)
-      if (result === 'appended') return this.messageView(message, viewer)
+      const expiresAt = now + this.deps.chatTtlSeconds * 1000
+      const result = await this.deps.chats.appendMessage(chat, message, expiresAt, now)
+      if (result === 'appended') {
+        void this.announce(chat, found.side, message, expiresAt)
+        return this.messageView(message, viewer)
+      }
       if (result === 'conflict') await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)))
     }
     throw new Error(`sendMessage to ${chatId} lost ${SEND_ATTEMPTS} races for the next seq`)
+  }
+
+  /** Tells the chat's subscribers and the recipient's devices; never fails the send it follows. */
+  private async announce(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): Promise<void> {
+    const { events, typing, chats } = this.deps
+    await events.publish(topics.chat(chat.chatId), { kind: 'message', chatId: chat.chatId, message, expiresAt })
+    await typing.stop(chat.chatId, message.senderId)
+    const recipient = chat[other(senderSide)]
+    const unreadCount = await chats.countMessagesFrom(chat.chatId, message.senderId, recipient.readSeq).catch(() => 0)
+    await events.publish(topics.user(recipient.userId), { kind: 'newMessage', chatId: chat.chatId, message, unreadCount })
+  }
+
+  /**
+   * Raises the delivered mark of `side` to `seq` (its device got the peer's messages up to it)
+   * and sends the peer a receipt when it moved.
+   */
+  async markDelivered(chat: ChatRecord, side: ChatSide, seq: number): Promise<void> {
+    const marks = await this.deps.chats.raiseMark(chat.chatId, side, 'deliveredSeq', seq)
+    if (marks) await this.publishReceipt(chat.chatId, chat[side].userId, marks)
+  }
+
+  private publishReceipt(chatId: string, userId: string, marks: { readSeq: number; deliveredSeq: number }): Promise<void> {
+    return this.deps.events.publish(topics.chat(chatId), { kind: 'receipt', chatId, userId, ...marks })
+  }
+
+  private async publishClosed(chat: ChatRecord, reason: ChatCloseReason): Promise<void> {
+    const { events } = this.deps
+    await events.publish(topics.chat(chat.chatId), { kind: 'closed', chatId: chat.chatId, reason })
+    for (const side of ['a', 'b'] as const) {
+      await events.publish(topics.user(chat[side].userId), { kind: 'chatClosed', chatId: chat.chatId, reason })
+    }
   }
 
   /**
@@ -211,9 +272,7 @@ export class ChatService {
       fromEnd: afterSeq === undefined || beforeSeq !== undefined,
     })
     const newestFromPeer = messages.reduce((max, m) => (m.senderId !== viewer.userId && m.seq > max ? m.seq : max), 0)
-    if (newestFromPeer > record[side].deliveredSeq) {
-      await this.deps.chats.raiseMark(record.chatId, side, 'deliveredSeq', newestFromPeer)
-    }
+    if (newestFromPeer > record[side].deliveredSeq) await this.markDelivered(record, side, newestFromPeer)
     return messages.map((message) => this.messageView(message, viewer))
   }
 
@@ -230,14 +289,18 @@ export class ChatService {
       throw badInput(`seq must be from 0 to the chat's lastSeq (${chat.lastSeq}).`)
     }
     // The read mark never moves back; reading a message also means it was delivered.
-    await this.deps.chats.raiseMark(chatId, side, 'readSeq', seq)
-    await this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
+    const read = await this.deps.chats.raiseMark(chatId, side, 'readSeq', seq)
+    const delivered = await this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
+    const marks = delivered ?? read
+    if (marks) await this.publishReceipt(chatId, viewer.userId, { readSeq: Math.max(marks.readSeq, read?.readSeq ?? 0), deliveredSeq: marks.deliveredSeq })
     return this.view((await this.deps.chats.getChat(chatId)) ?? chat, viewer)
   }
 
   async leaveChat(viewer: Viewer, chatId: string): Promise<ChatView> {
     const { chat, side } = await this.require(viewer, chatId)
-    if (chat.status === 'ACTIVE') await this.deps.chats.closeChat(chatId, 'LEFT', side, this.deps.clock.now())
+    if (chat.status === 'ACTIVE' && (await this.deps.chats.closeChat(chatId, 'LEFT', side, this.deps.clock.now()))) {
+      await this.publishClosed(chat, 'LEFT')
+    }
     return this.view((await this.deps.chats.getChat(chatId)) ?? chat, viewer)
   }
 
@@ -249,7 +312,7 @@ export class ChatService {
     const { chat, side } = await this.require(viewer, chatId)
     if (chat.status === 'BLOCKED') return true
     const now = this.deps.clock.now()
-    await this.deps.chats.closeChat(chatId, 'BLOCKED', side, now, {
+    const closed = await this.deps.chats.closeChat(chatId, 'BLOCKED', side, now, {
       reportId: newUlid(now),
       chatId,
       postId: chat.postId,
@@ -258,6 +321,7 @@ export class ChatService {
       reason: reason ?? undefined,
       createdAt: now,
     })
+    if (closed) await this.publishClosed(chat, 'BLOCKED')
     return true
   }
 
@@ -286,7 +350,8 @@ export class ChatService {
     return side && { chat, side }
   }
 
-  private async require(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide }> {
+  /** The caller's live chat and side, or NOT_FOUND (also for a chat of others, or an expired one). */
+  async require(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide }> {
     const found = await this.find(viewer, chatId)
     if (!found) throw notFound('Chat')
     return found
@@ -317,16 +382,7 @@ export class ChatService {
   }
 
   private messageView(message: MessageRecord, viewer: Viewer): MessageView {
-    return {
-      id: `${message.chatId}.${message.seq}`,
-      chatId: message.chatId,
-      seq: message.seq,
-      clientMessageId: message.clientMessageId,
-      fromMe: message.senderId === viewer.userId,
-      body: message.body ?? null,
-      photoId: message.photoId ?? null,
-      createdAt: new Date(message.createdAt),
-    }
+    return toMessageView(message, viewer.userId)
   }
 
   /** A keyed hash: ids that reveal nothing and cannot be forged or guessed without the secret. */

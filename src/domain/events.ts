@@ -1,18 +1,42 @@
+import type { ChatStatus, MessageRecord, ParticipantRole } from './ports.js'
+
 /**
  * The one typed map of event topics: one channel per entity, never a global channel filtered per
- * subscriber. Payloads are plain JSON so every EventBus adapter carries them alike.
+ * subscriber. Payloads are plain JSON (they cross Redis) and stay inside the server: they may name
+ * user ids, which the subscription layer turns into "me"/"peer" before anything reaches a client.
  */
 
 export type ChatTopic = `chat:${string}`
 export type UserTopic = `user:${string}`
 export type Topic = ChatTopic | UserTopic
 
+export type ChatCloseReason = Exclude<ChatStatus, 'ACTIVE'> | 'EXPIRED'
+
+/** What happens in one chat, published on `chat:<chatId>`. */
+export type ChatBusEvent =
+  | { kind: 'message'; chatId: string; message: MessageRecord; expiresAt: number }
+  | { kind: 'typing'; chatId: string; userId: string; typing: boolean }
+  | { kind: 'receipt'; chatId: string; userId: string; readSeq: number; deliveredSeq: number }
+  | { kind: 'presence'; chatId: string; userId: string; present: boolean }
+  | { kind: 'closed'; chatId: string; reason: ChatCloseReason }
+
+/** What one user hears about, published on `user:<userId>`; already written for that user. */
+export type UserBusEvent =
+  | { kind: 'chatStarted'; chatId: string; postId: string; peer: { alias: string; role: ParticipantRole } }
+  | { kind: 'newMessage'; chatId: string; message: MessageRecord; unreadCount: number }
+  | { kind: 'chatClosed'; chatId: string; reason: ChatCloseReason }
+
+export interface TopicEvents {
+  [topic: ChatTopic]: ChatBusEvent
+  [topic: UserTopic]: UserBusEvent
+}
+
 export const topics = {
   chat: (chatId: string): ChatTopic => `chat:${chatId}`,
   user: (userId: string): UserTopic => `user:${userId}`,
 }
 
-export type EventListener = (event: unknown) => void
+export type EventListener<E = unknown> = (event: E) => void
 
 export type Unsubscribe = () => Promise<void>
 
@@ -20,10 +44,12 @@ export type Unsubscribe = () => Promise<void>
  * Carries events between server processes. `subscribe` resolves once the subscription is live, so
  * a caller can subscribe first and then read the store without missing what falls in between.
  * Delivery is at most once: a consumer that must not lose events reconciles with the store.
+ * `publish` never rejects: an event that cannot be sent is logged and lost, never the write
+ * that caused it.
  */
 export interface EventBus {
-  publish(topic: Topic, event: unknown): Promise<void>
-  subscribe(topic: Topic, listener: EventListener): Promise<Unsubscribe>
+  publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void>
+  subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe>
   /** Number of topics this process holds a subscription for (for leak checks). */
   activeTopics(): number
   close(): Promise<void>

@@ -106,6 +106,11 @@ export interface MessageRecord {
   createdAt: number
 }
 
+export interface ParticipantMarks {
+  readSeq: number
+  deliveredSeq: number
+}
+
 export interface ChatPair {
   chatId: string
   generation: number
@@ -155,10 +160,36 @@ export interface ChatStore {
   listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]>
   /** Messages of `senderId` with seq > afterSeq. */
   countMessagesFrom(chatId: string, senderId: string, afterSeq: number): Promise<number>
-  /** Raises a participant's read or delivered mark; never lowers it. True when it moved. */
-  raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<boolean>
+  /** Raises a participant's read or delivered mark; never lowers it. Its marks when it moved. */
+  raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined>
   /** ACTIVE → LEFT/BLOCKED while live; false when it was no longer ACTIVE and live. */
   closeChat(chatId: string, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean>
   /** True when either user blocked the other. */
   isBlockedBetween(userId: string, otherUserId: string): Promise<boolean>
+}
+
+/**
+ * Who has a live chatEvents subscription open on which chat, across processes. Entries expire
+ * unless heartbeated, so a crashed process's subscribers stop counting as present.
+ */
+export interface PresenceStore {
+  /** Adds a subscription; true when the user was not present on the chat before. */
+  join(chatId: string, userId: string, subscriptionId: string, ttlMs: number): Promise<boolean>
+  /** Extends the given subscriptions' entries. */
+  heartbeat(entries: PresenceEntry[], ttlMs: number): Promise<void>
+  /** Removes a subscription; true when the user has no other one left on the chat. */
+  leave(chatId: string, userId: string, subscriptionId: string): Promise<boolean>
+  isPresent(chatId: string, userId: string): Promise<boolean>
+  /**
+   * Removes entries whose heartbeat stopped (their process died) and returns the users that are
+   * no longer present because of it. Each expired entry is returned by exactly one caller.
+   */
+  sweepExpired(): Promise<Array<{ chatId: string; userId: string }>>
+  close(): Promise<void>
+}
+
+export interface PresenceEntry {
+  chatId: string
+  userId: string
+  subscriptionId: string
 }

@@ -1,5 +1,6 @@
 import type { AccountService } from './accounts.js'
 import type { ChatService } from './chats.js'
+import type { LiveService } from './live.js'
 import type { PostService } from './posts.js'
 
 /** The domain services a request may call; built once per app in app.ts. */
@@ -7,4 +8,5 @@ export interface Services {
   accounts: AccountService
   posts: PostService
   chats: ChatService
+  live: LiveService
 }

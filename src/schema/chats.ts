@@ -20,7 +20,7 @@ const ChatStatusEnum = builder.enumType('ChatStatus', {
   } as const,
 })
 
-const ParticipantRef = builder.objectRef<ParticipantView>('Participant').implement({
+export const ParticipantRef = builder.objectRef<ParticipantView>('Participant').implement({
   description: 'One side of a chat, as anonymous as the post: a role and an alias, never an identity.',
   fields: (t) => ({
     alias: t.exposeString('alias', {

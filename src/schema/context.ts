@@ -9,4 +9,9 @@ export interface GraphQLContext {
   services: Services
   requestId: string
   logger: Logger
+  /**
+   * Set on graphql-ws operations: drops the socket with a code that tells the client to reconnect
+   * (used when it stops reading its subscriptions).
+   */
+  cutOff?: () => void
 }

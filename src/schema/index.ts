@@ -3,5 +3,6 @@ import './scalars.js'
 import './viewer.js'
 import './posts.js'
 import './chats.js'
+import './live.js'
 
 export const schema = builder.toSchema({ sortSchema: true })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { ExecutionArgs } from 'graphql'
+import { GraphQLError, type ExecutionArgs } from 'graphql'
 import { createYoga, type Plugin } from 'graphql-yoga'
 import { CloseCode, type ServerOptions } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
@@ -28,6 +28,7 @@ export interface HushServerOptions {
 interface SocketContext {
   socketViewer: Viewer
   socketRequestId: string
+  socketCutOff: () => void
 }
 
 /** Set per socket in `onConnect`, read per operation. */
@@ -101,7 +102,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
     context: async (initial): Promise<GraphQLContext> => {
       if (initial.socketViewer) {
         const requestId = initial.socketRequestId ?? randomUUID()
-        return { viewer: initial.socketViewer, services, requestId, logger: logger.child({ requestId }) }
+        return { viewer: initial.socketViewer, services, requestId, logger: logger.child({ requestId }), cutOff: initial.socketCutOff }
       }
       const requestId = requestIds.get(initial.request)?.id ?? randomUUID()
       const viewer = await services.accounts.authenticate(initial.request.headers.get('authorization'))
@@ -151,9 +152,19 @@ export function createHushServer(options: HushServerOptions): HushServer {
       onSubscribe: async (ctx, id, payload) => {
         const viewer = ctx.extra.viewer
         if (!viewer) throw new Error('operation on an unauthenticated socket')
+        if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(`At most ${limits.maxSubscriptionsPerConnection} operations per connection.`, {
+              extensions: { code: 'RATE_LIMITED' },
+            }),
+          ]
+        }
+        const socket = ctx.extra.socket
         const enveloped = yoga.getEnveloped({
           socketViewer: viewer,
           socketRequestId: `${ctx.extra.connectionId}:${id}`,
+          // 1013 "try again later": graphql-ws clients reconnect and resume with afterSeq.
+          socketCutOff: () => socket.close(1013, 'Subscriber too slow'),
           params: payload,
         } as never)
         const document = enveloped.parse(payload.query)

@@ -90,3 +90,49 @@ export function wsExecute<T, V extends Record<string, unknown>>(
     )
   })
 }
+
+/**
+ * A live subscription over graphql-ws that collects what it receives, for tests to wait on.
+ */
+export interface Collector<T> {
+  items: T[]
+  errors: unknown[]
+  completed: boolean
+  /** Resolves once `predicate` holds for the items received so far. */
+  until(predicate: (items: T[]) => boolean, ms?: number): Promise<T[]>
+  stop(): void
+}
+
+export function collect<T, V extends Record<string, unknown>>(
+  client: Client,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Collector<T> {
+  const collector: Collector<T> = {
+    items: [],
+    errors: [],
+    completed: false,
+    async until(predicate, ms = 10_000) {
+      const deadline = Date.now() + ms
+      while (!predicate(collector.items)) {
+        if (collector.errors.length > 0) throw new Error(`subscription failed: ${JSON.stringify(collector.errors)}`)
+        if (Date.now() > deadline) throw new Error(`timed out; received ${JSON.stringify(collector.items)}`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      return collector.items
+    },
+    stop: () => {},
+  }
+  collector.stop = client.subscribe<T>(
+    { query: print(document), variables },
+    {
+      next: (value) => {
+        if (value.errors) collector.errors.push(value.errors)
+        else collector.items.push(value.data as T)
+      },
+      error: (error) => collector.errors.push(error),
+      complete: () => (collector.completed = true),
+    },
+  )
+  return collector
+}

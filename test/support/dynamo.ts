@@ -1,5 +1,9 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb'
+import { randomUUID } from 'node:crypto'
+import { DynamoChatStore } from '../../src/infra/dynamodb/chat-store.js'
 import { createDynamoClients } from '../../src/infra/dynamodb/client.js'
+import { createEntities } from '../../src/infra/dynamodb/entities.js'
+import { createHushTable } from '../../src/infra/dynamodb/table.js'
 import type { TestApp } from './app.js'
 
 /**
@@ -19,6 +23,26 @@ export async function itemsMentioning(app: TestApp, needle: string): Promise<Rec
       exclusiveStartKey = page.LastEvaluatedKey
     } while (exclusiveStartKey)
     return found
+  } finally {
+    client.destroy()
+    streamsClient.destroy()
+  }
+}
+
+/**
+ * Stores the chat's next message straight through the store, publishing nothing: to the
+ * subscribers it is exactly a message whose Redis event was lost.
+ */
+export async function appendBehindTheBusBack(app: TestApp, chatId: string, body: string): Promise<void> {
+  const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, app.config.dynamodb.region)
+  try {
+    const store = new DynamoChatStore(createEntities(createHushTable(documentClient, app.config.dynamodb.table)))
+    const chat = await store.getChat(chatId)
+    if (!chat) throw new Error(`no chat ${chatId}`)
+    const now = Date.now()
+    const message = { chatId, seq: chat.lastSeq + 1, senderId: chat.a.userId, clientMessageId: randomUUID(), body, photoId: undefined, createdAt: now }
+    const result = await store.appendMessage(chat, message, now + app.config.chatTtlSeconds * 1000, now)
+    if (result !== 'appended') throw new Error(`append failed: ${result}`)
   } finally {
     client.destroy()
     streamsClient.destroy()

@@ -21,6 +21,7 @@ import type {
   ChatStore,
   MessageRange,
   MessageRecord,
+  ParticipantMarks,
 } from '../../domain/ports.js'
 import { keyOf, type HushEntities } from './entities.js'
 
@@ -194,16 +195,21 @@ export class DynamoChatStore implements ChatStore {
     return count
   }
 
-  async raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<boolean> {
+  async raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined> {
     const attribute = `${side}${mark === 'readSeq' ? 'ReadSeq' : 'DeliveredSeq'}` as const
     try {
-      await this.entities.Chat.build(UpdateItemCommand)
+      const { Attributes } = await this.entities.Chat.build(UpdateItemCommand)
         .item({ chatId, [attribute]: seq } as { chatId: string })
-        .options({ condition: { and: [{ attr: 'chatId', exists: true }, { attr: attribute as 'aReadSeq', lt: seq }] } })
+        .options({
+          condition: { and: [{ attr: 'chatId', exists: true }, { attr: attribute as 'aReadSeq', lt: seq }] },
+          returnValues: 'ALL_NEW',
+        })
         .send()
-      return true
+      if (!Attributes) return undefined
+      const chat = toChat(Attributes as ChatItem)
+      return { readSeq: chat[side].readSeq, deliveredSeq: chat[side].deliveredSeq }
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false
+      if ((error as Error).name === 'ConditionalCheckFailedException') return undefined
       throw error
     }
   }

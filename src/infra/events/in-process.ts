@@ -1,4 +1,4 @@
-import type { EventBus, EventListener, Topic, Unsubscribe } from '../../domain/events.js'
+import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '../../domain/events.js'
 
 /**
  * The EventBus of a single server process (no REDIS_URL). Events are copied through JSON and
@@ -6,22 +6,22 @@ import type { EventBus, EventListener, Topic, Unsubscribe } from '../../domain/e
  * on the other.
  */
 export class InProcessEventBus implements EventBus {
-  private readonly listeners = new Map<Topic, Set<EventListener>>()
+  private readonly listeners = new Map<Topic, Set<EventListener<never>>>()
 
-  async publish(topic: Topic, event: unknown): Promise<void> {
+  async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
     const listeners = this.listeners.get(topic)
     if (!listeners) return
     const message = JSON.stringify(event)
     setImmediate(() => {
-      for (const listener of listeners) listener(JSON.parse(message))
+      for (const listener of listeners) listener(JSON.parse(message) as never)
     })
   }
 
-  async subscribe(topic: Topic, listener: EventListener): Promise<Unsubscribe> {
+  async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe> {
     let listeners = this.listeners.get(topic)
     if (!listeners) this.listeners.set(topic, (listeners = new Set()))
     // A wrapper per call, so subscribing one function twice gives two independent subscriptions.
-    const entry: EventListener = (event) => listener(event)
+    const entry: EventListener<never> = (event) => listener(event)
     listeners.add(entry)
     return async () => {
       listeners.delete(entry)

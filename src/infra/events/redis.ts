@@ -1,7 +1,7 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { EventBus, EventListener, Topic, Unsubscribe } from '../../domain/events.js'
+import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '../../domain/events.js'
 
 export interface RedisEventBusOptions {
   url: string
@@ -22,12 +22,13 @@ export class RedisEventBus implements EventBus {
   private readonly pubsub: RedisPubSub
   private readonly prefix: string
   private readonly topicRefs = new Map<string, number>()
+  private readonly log: Logger
 
   constructor(options: RedisEventBusOptions) {
     const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2_000)
     this.publisher = new Redis(options.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3 })
     this.subscriber = new Redis(options.url, { retryStrategy, lazyConnect: true, autoResubscribe: true })
-    const log = options.logger.child({ component: 'redis' })
+    const log = (this.log = options.logger.child({ component: 'redis' }))
     for (const [role, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
       client.on('error', (error: Error) => log.warn({ role, err: error.message }, 'Redis connection error'))
       client.on('ready', () => log.debug({ role }, 'Redis ready'))
@@ -40,13 +41,17 @@ export class RedisEventBus implements EventBus {
     await Promise.all([this.publisher.connect(), this.subscriber.connect()])
   }
 
-  async publish(topic: Topic, event: unknown): Promise<void> {
-    await this.pubsub.publish(this.prefix + topic, event)
+  async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
+    try {
+      await this.pubsub.publish(this.prefix + topic, event)
+    } catch (error) {
+      this.log.warn({ topic, err: (error as Error).message }, 'event lost: Redis publish failed')
+    }
   }
 
-  async subscribe(topic: Topic, listener: EventListener): Promise<Unsubscribe> {
+  async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe> {
     const channel = this.prefix + topic
-    const subscriptionId = await this.pubsub.subscribe(channel, (event: unknown) => listener(event))
+    const subscriptionId = await this.pubsub.subscribe(channel, (event: TopicEvents[T]) => listener(event))
     this.topicRefs.set(channel, (this.topicRefs.get(channel) ?? 0) + 1)
     let done = false
     return async () => {
