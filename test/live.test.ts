@@ -254,16 +254,16 @@ describe('live events across two server processes', () => {
 
 describe('expiry and slow clients', () => {
   it('sends ChatClosedEvent(EXPIRED) at the moment the chat expires, then completes', async () => {
-    const app = await startTestApp({ CHAT_TTL_SECONDS: '2' })
+    const app = await startTestApp({ CHAT_TTL_SECONDS: '3' })
     const client = wsClient(app.url, (await signUp(app.url)).token)
     try {
       const author = await signUp(app.url)
       const commenter = await signUp(app.url)
       const post = (await mustRequest(app.url, CreatePostDocument, { body: 'short' }, author.token)).createPost
       const chat = (await mustRequest(app.url, StartChatDocument, { postId: post.id }, commenter.token)).startChat
-      const events = collect(wsClient(app.url, author.token), ChatEventsDocument, { chatId: chat.id })
+      const events = collect(wsClient(app.url, author.token), ChatEventsDocument, { chatId: chat.id, afterSeq: 0 })
       await events.until(() => true)
-      await mustRequest(app.url, SendMessageDocument, { chatId: chat.id, clientMessageId: 'x', body: 'extends by 2 s' }, commenter.token)
+      await mustRequest(app.url, SendMessageDocument, { chatId: chat.id, clientMessageId: 'x', body: 'extends by 3 s' }, commenter.token)
       const { chat: live } = await mustRequest(app.url, PeerPresentDocument, { id: chat.id }, commenter.token)
       expect(live).not.toBeNull()
       await events.until(() => events.completed, 8_000)

@@ -21,7 +21,9 @@ describe('loadConfig', () => {
       maxFrameBytes: 65_536,
       maxSubscriptionsPerConnection: 200,
       connectionInitTimeoutMs: 3_000,
+      maxQueuedEvents: 1_000,
     })
+    expect(config.presenceTtlMs).toBeLessThanOrEqual(25_000)
   })
 
   it('reports every problem at once', () => {
