@@ -1,10 +1,13 @@
 import type { AddressInfo } from 'node:net'
+import path from 'node:path'
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import type { Logger } from 'pino'
 import { usesEmbeddedDynamoDb, type Config } from './config.js'
 import { AccountService } from './domain/accounts.js'
 import { ChatService } from './domain/chats.js'
 import { LiveService } from './domain/live.js'
+import { PhotoService } from './domain/photos.js'
+import type { BlobStore } from './domain/ports.js'
 import { TypingTracker } from './domain/typing.js'
 import type { EventBus } from './domain/events.js'
 import { systemClock } from './domain/ports.js'
@@ -12,7 +15,11 @@ import { PostService } from './domain/posts.js'
 import type { Services } from './domain/services.js'
 import { JwtTokenService } from './infra/auth/tokens.js'
 import { DynamoAccountStore } from './infra/dynamodb/account-store.js'
+import { DiskBlobStore, DiskPhotoSweeper } from './infra/blobs/disk.js'
+import { S3BlobStore } from './infra/blobs/s3.js'
 import { DynamoChatStore } from './infra/dynamodb/chat-store.js'
+import { DynamoPhotoStore } from './infra/dynamodb/photo-store.js'
+import { SharpImageProcessor } from './infra/images/sharp.js'
 import { createDynamoClients } from './infra/dynamodb/client.js'
 import { createEntities } from './infra/dynamodb/entities.js'
 import { ExpiryCascade } from './infra/dynamodb/expiry-cascade.js'
@@ -26,6 +33,9 @@ import { RedisPresenceStore } from './infra/presence/redis.js'
 import { loadOrCreateSecrets } from './infra/secrets.js'
 import { createLogger } from './logger.js'
 import { createHushServer } from './server/http.js'
+
+/** Photo bytes of an expired chat leave the disk within this long (SPEC: within a minute). */
+const PHOTO_SWEEP_INTERVAL_MS = 20_000
 
 /** SPEC: the server sends typing=false after 6 s without a refresh. */
 const TYPING_TIMEOUT_MS = 6_000
@@ -94,9 +104,22 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     const typing = new TypingTracker(events, TYPING_TIMEOUT_MS)
     cleanups.push(async () => typing.close())
     const chatStore = new DynamoChatStore(entities)
+    const photoStore = new DynamoPhotoStore(entities)
+    let blobs: BlobStore
+    if (config.photos.s3) {
+      const s3 = new S3BlobStore(config.photos.s3)
+      if (config.photos.s3.lifecycle) {
+        await s3.ensureLifecycle().catch((error: Error) => logger.warn({ err: error.message }, 'could not set the S3 lifecycle rule'))
+      }
+      cleanups.push(async () => s3.close())
+      blobs = s3
+    } else {
+      blobs = new DiskBlobStore(path.join(config.dataDir, 'photos'))
+    }
     const posts = new PostService({ posts: new DynamoPostStore(entities), clock: systemClock, maxBodyLength: config.limits.maxPostLength })
     const chats = new ChatService({
       chats: chatStore,
+      photos: photoStore,
       posts,
       events,
       typing,
@@ -117,15 +140,49 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       presenceTtlMs: config.presenceTtlMs,
     })
     cleanups.push(async () => live.close())
+    let publicUrl = config.photos.publicUrl ?? ''
+    const photos = new PhotoService({
+      photos: photoStore,
+      blobs,
+      images: new SharpImageProcessor(),
+      chatService: chats,
+      clock: systemClock,
+      secret: secrets.idSecret,
+      publicUrl: () => publicUrl,
+      maxBytes: config.limits.maxPhotoBytes,
+      urlTtlMs: config.photos.urlTtlSeconds * 1000,
+    })
+    if (blobs instanceof DiskBlobStore) {
+      const sweeper = new DiskPhotoSweeper(
+        blobs,
+        async (chatId) => {
+          const chat = await chats.findById(chatId)
+          return !chat || chat.expiresAt <= systemClock.now()
+        },
+        PHOTO_SWEEP_INTERVAL_MS,
+        (error) => logger.error({ err: error }, 'photo sweep failed'),
+      )
+      sweeper.start()
+      cleanups.push(() => sweeper.stop())
+    }
     const services: Services = {
       accounts: new AccountService({ accounts: new DynamoAccountStore(entities), tokens, clock: systemClock }),
       posts,
       chats,
       live,
+      photos,
     }
 
     if (config.expiryCascade) {
-      const cascade = new ExpiryCascade({ client, documentClient, streamsClient, tableName: config.dynamodb.table, entities, logger })
+      const cascade = new ExpiryCascade({
+        client,
+        documentClient,
+        streamsClient,
+        tableName: config.dynamodb.table,
+        entities,
+        logger,
+        onChatReclaimed: (chatId) => photos.reclaimChat(chatId),
+      })
       await cascade.start()
       cleanups.push(() => cascade.stop())
     }
@@ -143,6 +200,7 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     cleanups.push(() => server.close(config.shutdownTimeoutMs))
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`
+    publicUrl ||= url
     logger.info({ url: `${url}/graphql`, dynamodb: endpoint ?? 'aws', redis: config.redisUrl !== undefined }, 'Hush is listening')
     return { url, port: address.port, dynamodbEndpoint: endpoint, events }
   }

@@ -74,6 +74,24 @@ export interface Config {
    * (SPEC: within 30 s; the default gives 24 s).
    */
   presenceTtlMs: number
+  photos: {
+    /** Base URL of this service as clients reach it, for photo links; default: the listen address. */
+    publicUrl: string | undefined
+    /** How long a photo URL works (SPEC: a few minutes); never past the chat's expiry. */
+    urlTtlSeconds: number
+    /** Set: photo bytes in this S3 bucket; unset: on disk under DATA_DIR/photos. */
+    s3:
+      | {
+          bucket: string
+          region: string
+          endpoint: string | undefined
+          forcePathStyle: boolean
+          lifecycle: boolean
+          /** For S3-compatible servers; unset: the AWS SDK's usual credential chain. */
+          credentials: { accessKeyId: string; secretAccessKey: string } | undefined
+        }
+      | undefined
+  }
   /** Grace period for in-flight work on SIGTERM. */
   shutdownTimeoutMs: number
 }
@@ -145,6 +163,10 @@ export function loadConfig(env: Env = process.env): Config {
   const dynamodbRegion = read.string('AWS_REGION') ?? read.string('DYNAMODB_REGION')
   const embedded = dynamodbEndpoint === undefined && dynamodbRegion === undefined
   const jwksUrl = read.url('JWT_JWKS_URL', ['http:', 'https:'])
+  const s3Bucket = read.string('S3_BUCKET')
+  const s3AccessKeyId = read.string('S3_ACCESS_KEY_ID')
+  const s3SecretAccessKey = read.string('S3_SECRET_ACCESS_KEY')
+  read.require((s3AccessKeyId === undefined) === (s3SecretAccessKey === undefined), 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together')
   const externalIssuer = read.string('JWT_EXTERNAL_ISSUER')
   const externalAudience = read.string('JWT_EXTERNAL_AUDIENCE')
   const logLevel = read.string('LOG_LEVEL', 'info')
@@ -195,6 +217,21 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueuedEvents: read.int('MAX_QUEUED_EVENTS', 1_000, { min: 1 }),
     },
     presenceTtlMs: read.int('PRESENCE_TTL_MS', 20_000, { min: 100 }),
+    photos: {
+      publicUrl: read.url('PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+      urlTtlSeconds: read.int('PHOTO_URL_TTL_SECONDS', 300, { min: 1, max: 3_600 }),
+      s3:
+        s3Bucket === undefined
+          ? undefined
+          : {
+              bucket: s3Bucket,
+              region: read.string('S3_REGION') ?? dynamodbRegion ?? 'us-east-1',
+              endpoint: read.url('S3_ENDPOINT', ['http:', 'https:']),
+              forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', false),
+              lifecycle: read.bool('S3_LIFECYCLE', true),
+              credentials: s3AccessKeyId && s3SecretAccessKey ? { accessKeyId: s3AccessKeyId, secretAccessKey: s3SecretAccessKey } : undefined,
+            },
+    },
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
   }
 

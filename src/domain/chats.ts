@@ -11,6 +11,7 @@ import type {
   Clock,
   MessageRecord,
   ParticipantRole,
+  PhotoStore,
   Viewer,
 } from './ports.js'
 import type { PostService } from './posts.js'
@@ -59,6 +60,7 @@ export interface HistoryArgs {
 
 export interface ChatServiceOptions {
   chats: ChatStore
+  photos: PhotoStore
   posts: PostService
   events: EventBus
   typing: TypingTracker
@@ -183,12 +185,24 @@ export class ChatService {
       throw badInput(`clientMessageId must be 1 to ${CLIENT_MESSAGE_ID_MAX} characters.`)
     }
     if (body !== null && body !== undefined) validateBody('body', body, this.deps.maxMessageLength)
-    if (photoId !== null && photoId !== undefined) throw notFound('Photo')
-    if (body === null || body === undefined) throw badInput('A message needs a body or a photo.')
-    return this.inSendQueue(chatId, () => this.append(viewer, chatId, clientMessageId, body))
+    if ((body === null || body === undefined) && (photoId === null || photoId === undefined)) {
+      throw badInput('A message needs a body or a photo.')
+    }
+    return this.inSendQueue(chatId, () => this.append(viewer, chatId, clientMessageId, body ?? undefined, photoId ?? undefined))
   }
 
-  private async append(viewer: Viewer, chatId: string, clientMessageId: string, body: string): Promise<MessageView> {
+  private async append(
+    viewer: Viewer,
+    chatId: string,
+    clientMessageId: string,
+    body: string | undefined,
+    photoId: string | undefined,
+  ): Promise<MessageView> {
+    if (photoId !== undefined) {
+      // Only a photo the sender uploaded to this very chat.
+      const photo = /^[0-9A-Z]{26}$/.test(photoId) ? await this.deps.photos.getPhoto(chatId, photoId) : undefined
+      if (!photo || photo.uploaderId !== viewer.userId) throw notFound('Photo')
+    }
     for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
       const found = await this.find(viewer, chatId)
       if (!found) throw notFound('Chat')
@@ -204,7 +218,7 @@ export class ChatService {
         senderId: viewer.userId,
         clientMessageId,
         body,
-        photoId: undefined,
+        photoId,
         createdAt: now,
       }
       const expiresAt = now + this.deps.chatTtlSeconds * 1000
@@ -341,8 +355,13 @@ export class ChatService {
     return chats.filter((chat) => this.isLive(chat, now))
   }
 
+  /** A chat by id, for the photo server (which checks a signed URL instead of a viewer). */
+  findById(chatId: string): Promise<ChatRecord | undefined> {
+    return this.deps.chats.getChat(chatId)
+  }
+
   /** The chat and the caller's side, or undefined: missing, not the caller's and expired look alike. */
-  private async find(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide } | undefined> {
+  async find(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide } | undefined> {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(chatId)) return undefined
     const chat = await this.deps.chats.getChat(chatId)
     if (!chat || !this.isLive(chat, this.deps.clock.now())) return undefined

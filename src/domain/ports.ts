@@ -193,3 +193,54 @@ export interface PresenceEntry {
   userId: string
   subscriptionId: string
 }
+
+export type PhotoContentType = 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif'
+
+export interface PhotoRecord {
+  chatId: string
+  photoId: string
+  uploaderId: string
+  contentType: PhotoContentType
+  byteSize: number
+  width: number
+  height: number
+  viewOnce: boolean
+  /** Set once, atomically, when the recipient opened a view-once photo. */
+  viewedAt: number | undefined
+  createdAt: number
+}
+
+export interface PhotoStore {
+  putPhoto(photo: PhotoRecord): Promise<void>
+  getPhoto(chatId: string, photoId: string): Promise<PhotoRecord | undefined>
+  /** Marks a view-once photo viewed; false when it already was (exactly one caller wins). */
+  claimView(chatId: string, photoId: string, now: number): Promise<boolean>
+}
+
+export interface SanitizedImage {
+  bytes: Uint8Array
+  contentType: PhotoContentType
+  width: number
+  height: number
+}
+
+export interface ImageProcessor {
+  /** The image type read from the bytes themselves; undefined for anything else. */
+  detect(bytes: Uint8Array): Promise<PhotoContentType | undefined>
+  /** Decodes and re-encodes, so that no metadata (EXIF, GPS, thumbnails, comments) survives. */
+  sanitize(bytes: Uint8Array, contentType: PhotoContentType): Promise<SanitizedImage>
+}
+
+/** Where photo bytes live: local disk under DATA_DIR, or S3. Keys are `<chatId>/<photoId>`. */
+export interface BlobStore {
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>
+  get(key: string): Promise<Uint8Array | undefined>
+  delete(key: string): Promise<void>
+  /** Deletes every blob under `<prefix>/` (a chat's photos). */
+  deletePrefix(prefix: string): Promise<void>
+  /**
+   * A URL that serves the blob directly until `expiresAt` (an S3 presigned GET), or undefined
+   * when the store cannot sign one and Hush must serve the bytes itself.
+   */
+  directUrl(key: string, expiresAt: number): Promise<string | undefined>
+}

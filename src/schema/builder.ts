@@ -6,6 +6,7 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false
   Scalars: {
     DateTime: { Input: Date; Output: Date }
+    File: { Input: Blob; Output: never }
   }
 }>({
   defaultFieldNullability: false,

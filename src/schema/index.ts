@@ -4,5 +4,6 @@ import './viewer.js'
 import './posts.js'
 import './chats.js'
 import './live.js'
+import './photos.js'
 
 export const schema = builder.toSchema({ sortSchema: true })

@@ -22,6 +22,12 @@ export function createErrorMasker(logger: Logger) {
     }
     if (graphQLError && (original === undefined || original === null || original instanceof GraphQLError)) {
       const inner = original instanceof GraphQLError ? original : graphQLError
+      // Yoga's own refusal of an upload past formDataLimits.fileSize.
+      if (inner.extensions.code === 'REQUEST_ENTITY_TOO_LARGE') {
+        return new GraphQLError('A photo may be at most the configured size (MAX_PHOTO_BYTES).', {
+          extensions: { code: 'PAYLOAD_TOO_LARGE', http: { status: 413 } },
+        })
+      }
       if (inner.extensions.code === undefined && inner.extensions.http === undefined) {
         return new GraphQLError(inner.message, {
           nodes: graphQLError.nodes,

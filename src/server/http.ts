@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { GraphQLError, type ExecutionArgs } from 'graphql'
+import { createFetch } from '@whatwg-node/fetch'
 import { createYoga, type Plugin } from 'graphql-yoga'
 import { CloseCode, type ServerOptions } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
@@ -9,6 +10,7 @@ import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import type { Limits } from '../config.js'
 import type { Viewer } from '../domain/ports.js'
+import { isPhotoPath, parsePhotoRequest } from '../domain/photos.js'
 import type { Services } from '../domain/services.js'
 import type { GraphQLContext } from '../schema/context.js'
 import { schema } from '../schema/index.js'
@@ -87,6 +89,10 @@ export function createHushServer(options: HushServerOptions): HushServer {
 
   const yoga = createYoga<Partial<SocketContext>, GraphQLContext>({
     schema,
+    // Uploads are refused while streaming once past the photo limit, never buffered whole.
+    fetchAPI: createFetch({
+      formDataLimits: { fileSize: limits.maxPhotoBytes, files: 1, fields: 8, fieldSize: limits.maxFrameBytes },
+    }),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: { subscriptionsProtocol: 'WS', title: 'Hush' },
@@ -111,8 +117,15 @@ export function createHushServer(options: HushServerOptions): HushServer {
   })
 
   const httpServer = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
+    if (isPhotoPath(path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      servePhoto(services, req, res).catch((error: unknown) => {
+        logger.error({ err: error }, 'photo request failed')
+        if (!res.headersSent) sendJson(res, 500, { error: 'Unexpected error.' })
+      })
+      return
+    }
     if (path === '/readyz') {
       if (draining) return sendJson(res, 503, { status: 'draining' })
       options.checkReadiness().then(
@@ -221,6 +234,20 @@ interface EnvelopedRoot {
 }
 
 type OperationResult = ReturnType<NonNullable<ServerOptions['execute']>>
+
+/** GET of a signed photo URL; 404 for anything invalid, expired, already viewed or gone alike. */
+async function servePhoto(services: Services, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const request = parsePhotoRequest(new URL(req.url ?? '/', 'http://photo.invalid'))
+  const photo = request && (await services.photos.serve(request))
+  if (!photo) return sendJson(res, 404, { error: 'Not found.' })
+  res.writeHead(200, {
+    'content-type': photo.contentType,
+    'content-length': photo.bytes.byteLength,
+    'cache-control': 'private, no-store',
+    'x-content-type-options': 'nosniff',
+  })
+  res.end(req.method === 'HEAD' ? undefined : photo.bytes)
+}
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' })

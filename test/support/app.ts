@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import os from 'node:os'
+import path from 'node:path'
 import { pino } from 'pino'
 import { inject } from 'vitest'
 import { createApp, type RunningApp } from '../../src/app.js'
@@ -19,6 +21,7 @@ export interface TestApp extends RunningApp {
 export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
     DYNAMODB_REGION: `test-${randomBytes(4).toString('hex')}`,
+    DATA_DIR: path.join(os.tmpdir(), `hush-test-data-${randomBytes(6).toString('hex')}`),
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
@@ -51,6 +54,7 @@ export async function startPeerApp(app: TestApp, overrides: Record<string, strin
         REDIS_URL: app.config.redisUrl,
         REDIS_PREFIX: app.config.redisPrefix,
         CHAT_TTL_SECONDS: String(app.config.chatTtlSeconds),
+        DATA_DIR: app.config.dataDir,
         ...overrides,
       }),
     ),

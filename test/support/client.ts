@@ -136,3 +136,30 @@ export function collect<T, V extends Record<string, unknown>>(
   )
   return collector
 }
+
+/** uploadPhoto as a GraphQL multipart request (the spec that Yoga implements), with fetch. */
+export async function uploadPhoto(
+  url: string,
+  token: string,
+  variables: { chatId: string; viewOnce?: boolean },
+  file: { bytes: Uint8Array; name: string; type: string },
+): Promise<GraphQLResponse<{ uploadPhoto: { id: string; contentType: string; width: number; height: number; byteSize: number; url: string | null; viewOnce: boolean } }>> {
+  const form = new FormData()
+  form.set(
+    'operations',
+    JSON.stringify({
+      query: 'mutation ($chatId: ID!, $file: File!, $viewOnce: Boolean) { uploadPhoto(chatId: $chatId, file: $file, viewOnce: $viewOnce) { id contentType width height byteSize url viewOnce } }',
+      variables: { ...variables, file: null },
+    }),
+  )
+  form.set('map', JSON.stringify({ 0: ['variables.file'] }))
+  form.set('0', new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: file.type }), file.name)
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'graphql-require-preflight': '1' },
+    body: form,
+  })
+  const raw = await response.text()
+  const body = JSON.parse(raw) as ExecutionResult<never>
+  return { status: response.status, data: body.data, errors: body.errors as GraphQLFormattedError[] | undefined, raw }
+}

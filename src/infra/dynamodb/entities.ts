@@ -1,6 +1,7 @@
 import { Entity } from 'dynamodb-toolbox/entity'
 import { EntityParser } from 'dynamodb-toolbox/entity/actions/parse'
 import { item } from 'dynamodb-toolbox/schema/item'
+import { boolean } from 'dynamodb-toolbox/schema/boolean'
 import { number } from 'dynamodb-toolbox/schema/number'
 import { string } from 'dynamodb-toolbox/schema/string'
 import { prefix } from 'dynamodb-toolbox/transformers/prefix'
@@ -125,6 +126,25 @@ export function createEntities(table: HushTable) {
     }),
   })
 
+  /** CHAT#<chatId> / PHOTO#<photoId>: a photo's record lives (and is reclaimed) with its chat. */
+  const Photo = new Entity({
+    name: 'Photo',
+    table,
+    timestamps: false,
+    schema: item({
+      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
+      photoId: string().key().savedAs('sk').transform(prefix('PHOTO')),
+      uploaderId: string(),
+      contentType: string().enum('image/jpeg', 'image/png', 'image/webp', 'image/gif'),
+      byteSize: number(),
+      width: number(),
+      height: number(),
+      viewOnce: boolean(),
+      viewedAt: number().optional(),
+      createdAt: number(),
+    }),
+  })
+
   /** USER#<userId> / CHAT#<chatId>: the chats of a user. */
   const Membership = new Entity({
     name: 'Membership',
@@ -179,7 +199,7 @@ export function createEntities(table: HushTable) {
     }),
   })
 
-  return { User, Post, Comment, Chat, Message, MessageRequest, Membership, Pair, Block, Report }
+  return { User, Post, Comment, Chat, Message, MessageRequest, Photo, Membership, Pair, Block, Report }
 }
 
 export type HushEntities = ReturnType<typeof createEntities>

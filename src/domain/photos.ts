@@ -1,0 +1,182 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { ChatService } from './chats.js'
+import { badInput, DomainError } from './errors.js'
+import { newUlid } from './ids.js'
+import type { BlobStore, ChatRecord, Clock, ImageProcessor, PhotoRecord, PhotoStore, Viewer } from './ports.js'
+
+export interface PhotoView {
+  id: string
+  viewOnce: boolean
+  contentType: string
+  byteSize: number
+  width: number
+  height: number
+  /** Signed and short-lived; null where this viewer may not (or no longer) open the photo. */
+  url: string | null
+  expiresAt: Date
+}
+
+export interface PhotoServiceOptions {
+  photos: PhotoStore
+  blobs: BlobStore
+  images: ImageProcessor
+  chatService: ChatService
+  clock: Clock
+  /** Key of the signed photo URLs. */
+  secret: string
+  /** Base of the URLs Hush serves photos from itself, e.g. http://host:4000. */
+  publicUrl: () => string
+  maxBytes: number
+  /** How long a photo URL works (SPEC: a few minutes), never past the chat's expiry. */
+  urlTtlMs: number
+}
+
+/** What a GET of a signed photo URL carries. */
+export interface PhotoRequest {
+  chatId: string
+  photoId: string
+  viewerTag: string
+  expires: number
+  signature: string
+}
+
+export interface ServedPhoto {
+  contentType: string
+  bytes: Uint8Array
+}
+
+const PHOTO_PATH = '/photos'
+
+/**
+ * Ephemeral photos: checked by their bytes, re-encoded so no metadata survives, stored as blobs
+ * under their chat, shown through short-lived signed URLs, and gone with the chat.
+ */
+export class PhotoService {
+  constructor(private readonly deps: PhotoServiceOptions) {}
+
+  async upload(viewer: Viewer, chatId: string, file: Blob, viewOnce: boolean): Promise<PhotoView> {
+    const { chat } = await this.deps.chatService.require(viewer, chatId)
+    if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
+    if (file.size > this.deps.maxBytes) throw tooLarge(this.deps.maxBytes)
+    const original = new Uint8Array(await file.arrayBuffer())
+    const contentType = await this.deps.images.detect(original)
+    if (!contentType) throw badInput('The file is not a JPEG, PNG, WebP or GIF image.')
+    let image
+    try {
+      image = await this.deps.images.sanitize(original, contentType)
+    } catch {
+      throw badInput('The image could not be decoded.')
+    }
+    const now = this.deps.clock.now()
+    const photo: PhotoRecord = {
+      chatId,
+      photoId: newUlid(now),
+      uploaderId: viewer.userId,
+      contentType: image.contentType,
+      byteSize: image.bytes.byteLength,
+      width: image.width,
+      height: image.height,
+      viewOnce,
+      viewedAt: undefined,
+      createdAt: now,
+    }
+    await this.deps.blobs.put(blobKey(photo), image.bytes, photo.contentType)
+    await this.deps.photos.putPhoto(photo)
+    return this.view(viewer, chat, photo)
+  }
+
+  /** The photo of a message as `viewer` sees it. */
+  async photoOf(viewer: Viewer, chatId: string, photoId: string): Promise<PhotoView | null> {
+    const found = await this.deps.chatService.find(viewer, chatId)
+    const photo = found && (await this.deps.photos.getPhoto(chatId, photoId))
+    return found && photo ? this.view(viewer, found.chat, photo) : null
+  }
+
+  /**
+   * Serves a signed photo URL: only before it expires and before the chat does; a view-once
+   * photo only to its recipient, only once (a conditional write picks the one request that
+   * wins), after which its bytes are deleted.
+   */
+  async serve(request: PhotoRequest): Promise<ServedPhoto | undefined> {
+    const now = this.deps.clock.now()
+    if (!(request.expires > now) || !this.verify(request)) return undefined
+    const chat = await this.deps.chatService.findById(request.chatId)
+    const photo = chat && (await this.deps.photos.getPhoto(request.chatId, request.photoId))
+    if (!chat || !photo || chat.expiresAt <= now) return undefined
+    if (photo.viewOnce) {
+      if (photo.viewedAt !== undefined || !(await this.deps.photos.claimView(chat.chatId, photo.photoId, now))) return undefined
+      const bytes = await this.deps.blobs.get(blobKey(photo))
+      await this.deps.blobs.delete(blobKey(photo))
+      return bytes && { contentType: photo.contentType, bytes }
+    }
+    const bytes = await this.deps.blobs.get(blobKey(photo))
+    return bytes && { contentType: photo.contentType, bytes }
+  }
+
+  /** Deletes a reclaimed chat's photo bytes (its records go with the chat's partition). */
+  async reclaimChat(chatId: string): Promise<void> {
+    await this.deps.blobs.deletePrefix(chatId)
+  }
+
+  private async view(viewer: Viewer, chat: ChatRecord, photo: PhotoRecord): Promise<PhotoView> {
+    return {
+      id: photo.photoId,
+      viewOnce: photo.viewOnce,
+      contentType: photo.contentType,
+      byteSize: photo.byteSize,
+      width: photo.width,
+      height: photo.height,
+      url: await this.urlFor(viewer, chat, photo),
+      expiresAt: new Date(chat.expiresAt),
+    }
+  }
+
+  private async urlFor(viewer: Viewer, chat: ChatRecord, photo: PhotoRecord): Promise<string | null> {
+    const now = this.deps.clock.now()
+    if (chat.expiresAt <= now) return null
+    // A view-once photo is for the recipient's eyes only, and only until it was opened.
+    if (photo.viewOnce && (photo.uploaderId === viewer.userId || photo.viewedAt !== undefined)) return null
+    const expires = Math.min(now + this.deps.urlTtlMs, chat.expiresAt)
+    if (!photo.viewOnce) {
+      const direct = await this.deps.blobs.directUrl(blobKey(photo), expires)
+      if (direct) return direct
+    }
+    const request = { chatId: photo.chatId, photoId: photo.photoId, viewerTag: this.viewerTag(viewer.userId), expires }
+    const query = new URLSearchParams({ v: request.viewerTag, e: String(expires), s: this.sign(request) })
+    return `${this.deps.publicUrl()}${PHOTO_PATH}/${photo.chatId}/${photo.photoId}?${query}`
+  }
+
+  /** Ties a URL to its viewer without naming them: a keyed hash nobody else can link to a user. */
+  private viewerTag(userId: string): string {
+    return createHmac('sha256', this.deps.secret).update(`viewer\n${userId}`).digest('base64url').slice(0, 16)
+  }
+
+  private sign(request: Omit<PhotoRequest, 'signature'>): string {
+    return createHmac('sha256', this.deps.secret)
+      .update(['photo', request.chatId, request.photoId, request.viewerTag, String(request.expires)].join('\n'))
+      .digest('base64url')
+  }
+
+  private verify(request: PhotoRequest): boolean {
+    const expected = Buffer.from(this.sign(request))
+    const given = Buffer.from(request.signature)
+    return expected.length === given.length && timingSafeEqual(expected, given)
+  }
+}
+
+/** Parses `/photos/<chatId>/<photoId>?v=&e=&s=`; undefined for anything else. */
+export function parsePhotoRequest(url: URL): PhotoRequest | undefined {
+  const match = /^\/photos\/([A-Za-z0-9_-]{1,64})\/([0-9A-Z]{26})$/.exec(url.pathname)
+  const viewerTag = url.searchParams.get('v')
+  const expires = Number(url.searchParams.get('e'))
+  const signature = url.searchParams.get('s')
+  if (!match || !viewerTag || !signature || !Number.isFinite(expires)) return undefined
+  return { chatId: match[1]!, photoId: match[2]!, viewerTag, expires, signature }
+}
+
+export const isPhotoPath = (pathname: string) => pathname.startsWith(`${PHOTO_PATH}/`)
+
+const blobKey = (photo: Pick<PhotoRecord, 'chatId' | 'photoId'>) => `${photo.chatId}/${photo.photoId}`
+
+export const tooLarge = (maxBytes: number) =>
+  new DomainError('PAYLOAD_TOO_LARGE', `A photo may be at most ${Math.floor(maxBytes / (1024 * 1024))} MB.`)
