@@ -30,6 +30,8 @@ import { InProcessEventBus } from './infra/events/in-process.js'
 import { RedisEventBus } from './infra/events/redis.js'
 import { InMemoryPresenceStore } from './infra/presence/in-memory.js'
 import { RedisPresenceStore } from './infra/presence/redis.js'
+import { InMemoryRateLimiter } from './infra/rate-limit/in-memory.js'
+import { RedisRateLimiter } from './infra/rate-limit/redis.js'
 import { loadOrCreateSecrets } from './infra/secrets.js'
 import { createLogger } from './logger.js'
 import { createHushServer } from './server/http.js'
@@ -120,6 +122,9 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     const chats = new ChatService({
       chats: chatStore,
       photos: photoStore,
+      rateLimiter: redis ? new RedisRateLimiter(redis.publisher, config.redisPrefix) : new InMemoryRateLimiter(),
+      sendRate: { perSecond: config.limits.sendRatePerSecond, burst: config.limits.sendBurst },
+      startChatPerMinute: config.limits.startChatPerMinute,
       posts,
       events,
       typing,

@@ -12,6 +12,7 @@ import type {
   MessageRecord,
   ParticipantRole,
   PhotoStore,
+  RateLimiter,
   Viewer,
 } from './ports.js'
 import type { PostService } from './posts.js'
@@ -61,6 +62,11 @@ export interface HistoryArgs {
 export interface ChatServiceOptions {
   chats: ChatStore
   photos: PhotoStore
+  rateLimiter: RateLimiter
+  /** Sends per user: sustained rate and burst (SPEC: 5/s, burst 20). */
+  sendRate: { perSecond: number; burst: number }
+  /** startChat calls per user per minute (SPEC: 30). */
+  startChatPerMinute: number
   posts: PostService
   events: EventBus
   typing: TypingTracker
@@ -111,6 +117,8 @@ export class ChatService {
     const pairKey = this.hash('pair', postId, ...[viewer.userId, peerId].sort())
 
     let checked = false
+    const perMinute = this.deps.startChatPerMinute
+    await this.limit(`start:${viewer.userId}`, perMinute / 60, perMinute)
     for (let attempt = 0; attempt < 10; attempt++) {
       const pair = await this.deps.chats.getPair(pairKey)
       const current = pair && (await this.deps.chats.getChat(pair.chatId))
@@ -188,6 +196,7 @@ export class ChatService {
     if ((body === null || body === undefined) && (photoId === null || photoId === undefined)) {
       throw badInput('A message needs a body or a photo.')
     }
+    await this.limit(`send:${viewer.userId}`, this.deps.sendRate.perSecond, this.deps.sendRate.burst)
     return this.inSendQueue(chatId, () => this.append(viewer, chatId, clientMessageId, body ?? undefined, photoId ?? undefined))
   }
 
@@ -337,6 +346,12 @@ export class ChatService {
     })
     if (closed) await this.publishClosed(chat, 'BLOCKED')
     return true
+  }
+
+  private async limit(key: string, perSecond: number, burst: number): Promise<void> {
+    if (!(await this.deps.rateLimiter.take(key, perSecond, burst))) {
+      throw new DomainError('RATE_LIMITED', 'Too many requests; slow down and retry shortly.')
+    }
   }
 
   private async assertMayStart(viewer: Viewer, peerId: string): Promise<void> {

@@ -244,3 +244,12 @@ export interface BlobStore {
    */
   directUrl(key: string, expiresAt: number): Promise<string | undefined>
 }
+
+/** Token buckets shared by every server process. */
+export interface RateLimiter {
+  /**
+   * Takes one token from the bucket `key`, refilled at `perSecond` up to `burst`; false when it
+   * is empty.
+   */
+  take(key: string, perSecond: number, burst: number): Promise<boolean>
+}

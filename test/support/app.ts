@@ -30,6 +30,10 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     JWT_SECRET: TEST_JWT_SECRET,
     ID_SECRET: 'test-id-secret-that-is-at-least-32-chars-long',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // Suites fire many sends from one user at once; the rate limits have a test of their own.
+    SEND_RATE_PER_SECOND: '10000',
+    SEND_BURST: '10000',
+    START_CHAT_PER_MINUTE: '100000',
     ...overrides,
   }
 }

@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { CreatePostDocument, SendMessageDocument, StartChatDocument } from './generated/graphql.js'
+import { redisEnv, startPeerApp, startTestApp } from './support/app.js'
+import { errorCode, mustRequest, request, signUp } from './support/client.js'
+
+describe('rate limits', () => {
+  it('limits sends per user across processes with a token bucket in Redis, and startChat per minute', async () => {
+    const one = await startTestApp({ ...redisEnv(), SEND_RATE_PER_SECOND: '2', SEND_BURST: '4', START_CHAT_PER_MINUTE: '3' })
+    const two = await startPeerApp(one, { SEND_RATE_PER_SECOND: '2', SEND_BURST: '4', START_CHAT_PER_MINUTE: '3' })
+    try {
+      const author = await signUp(one.url)
+      const commenter = await signUp(one.url)
+      const posts = []
+      for (let i = 0; i < 4; i++) posts.push((await mustRequest(one.url, CreatePostDocument, { body: `p${i}` }, author.token)).createPost.id)
+      const chats = []
+      for (const post of posts.slice(0, 3)) chats.push((await mustRequest(one.url, StartChatDocument, { postId: post }, commenter.token)).startChat.id)
+      expect(errorCode(await request(two.url, StartChatDocument, { postId: posts[3]! }, commenter.token))).toBe('RATE_LIMITED')
+
+      const send = (url: string) => request(url, SendMessageDocument, { chatId: chats[0]!, clientMessageId: randomUUID(), body: 'x' }, commenter.token)
+      const burst = await Promise.all([send(one.url), send(two.url), send(one.url), send(two.url), send(one.url), send(two.url)])
+      expect(burst.filter((r) => r.errors === undefined)).toHaveLength(4)
+      expect(burst.filter((r) => errorCode(r) === 'RATE_LIMITED')).toHaveLength(2)
+      // Another user has a bucket of their own.
+      const other = await request(one.url, SendMessageDocument, { chatId: chats[0]!, clientMessageId: randomUUID(), body: 'y' }, author.token)
+      expect(other.errors).toBeUndefined()
+      await new Promise((resolve) => setTimeout(resolve, 600))
+      expect((await send(two.url)).errors).toBeUndefined()
+    } finally {
+      await two.stop()
+      await one.stop()
+    }
+  })
+})
