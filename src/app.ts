@@ -122,7 +122,11 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     const chats = new ChatService({
       chats: chatStore,
       photos: photoStore,
-      rateLimiter: redis ? new RedisRateLimiter(redis.publisher, config.redisPrefix) : new InMemoryRateLimiter(),
+      rateLimiter: redis
+        ? new RedisRateLimiter(redis.publisher, config.redisPrefix, (error) =>
+            logger.warn({ err: (error as Error).message }, 'rate limit unchecked: Redis unavailable'),
+          )
+        : new InMemoryRateLimiter(),
       sendRate: { perSecond: config.limits.sendRatePerSecond, burst: config.limits.sendBurst },
       startChatPerMinute: config.limits.startChatPerMinute,
       posts,

@@ -11,9 +11,9 @@ describe('rate limits', () => {
     try {
       const author = await signUp(one.url)
       const commenter = await signUp(one.url)
-      const posts = []
+      const posts: string[] = []
       for (let i = 0; i < 4; i++) posts.push((await mustRequest(one.url, CreatePostDocument, { body: `p${i}` }, author.token)).createPost.id)
-      const chats = []
+      const chats: string[] = []
       for (const post of posts.slice(0, 3)) chats.push((await mustRequest(one.url, StartChatDocument, { postId: post }, commenter.token)).startChat.id)
       expect(errorCode(await request(two.url, StartChatDocument, { postId: posts[3]! }, commenter.token))).toBe('RATE_LIMITED')
 

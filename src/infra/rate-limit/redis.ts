@@ -24,14 +24,32 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
 return allowed
 `
 
+/** How long a check may wait for Redis before the request is let through. */
+const CHECK_TIMEOUT_MS = 250
+
+/**
+ * Fails open: while Redis is unreachable, requests pass unlimited rather than fail, since a
+ * send is durable in DynamoDB without Redis and the limit is abuse control, not correctness.
+ */
 export class RedisRateLimiter implements RateLimiter {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly onError: (error: unknown) => void,
   ) {}
 
   async take(key: string, perSecond: number, burst: number): Promise<boolean> {
-    const allowed = await this.redis.eval(TAKE, 1, `${this.prefix}rate:${key}`, perSecond, burst)
-    return allowed === 1
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CHECK_TIMEOUT_MS)))
+    try {
+      const allowed = await Promise.race([this.redis.eval(TAKE, 1, `${this.prefix}rate:${key}`, perSecond, burst), timeout])
+      if (allowed === 'timeout') throw new Error('rate limit check timed out')
+      return allowed === 1
+    } catch (error) {
+      this.onError(error)
+      return true
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
