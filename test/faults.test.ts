@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ChatEventsDocument,
@@ -12,22 +11,13 @@ import {
 } from './generated/graphql.js'
 import { redisEnv, startPeerApp, startTestApp, testEnv, type TestApp } from './support/app.js'
 import { collect, mustRequest, signUp, wsClient } from './support/client.js'
-import { spawnServer, within } from './support/process.js'
+import { freePort, spawnServer, within } from './support/process.js'
 
 const seqsOf = (items: ChatEventsSubscription[]) =>
   items.flatMap(({ chatEvents: e }) => (e.__typename === 'MessageEvent' ? [e.message.seq] : []))
 const presenceOf = (items: ChatEventsSubscription[]) =>
   items.flatMap(({ chatEvents: e }) => (e.__typename === 'PresenceEvent' ? [e.peerPresent] : []))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** A Redis of this test's own, so that restarting it disturbs no other suite. */
 function startRedis(port: number): Promise<ChildProcess> {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { readFile, readdir } from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import S3rver from 's3rver'
@@ -17,6 +16,7 @@ import {
 import { startTestApp, type TestApp } from './support/app.js'
 import { collect, errorCode, mustRequest, request, signUp, uploadPhoto, wsClient, type TestUser } from './support/client.js'
 import { itemsMentioning } from './support/dynamo.js'
+import { freePort } from './support/process.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -191,12 +191,7 @@ describe('photos in S3 (s3rver, a real S3-compatible server)', () => {
   let app: TestApp
   const bucket = 'hush-photos'
   beforeAll(async () => {
-    const port = await new Promise<number>((resolve) => {
-      const server = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as net.AddressInfo
-        server.close(() => resolve(port))
-      })
-    })
+    const port = await freePort()
     s3 = new S3rver({ port, address: '127.0.0.1', silent: true, directory: path.join(os.tmpdir(), `s3rver-${randomUUID()}`), configureBuckets: [{ name: bucket, configs: [] }] })
     await s3.run()
     app = await startTestApp({
