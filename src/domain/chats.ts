@@ -255,9 +255,9 @@ export class ChatService {
    * Raises the delivered mark of `side` to `seq` (its device got the peer's messages up to it)
    * and sends the peer a receipt when it moved.
    */
-  async markDelivered(chat: ChatRecord, side: ChatSide, seq: number): Promise<void> {
-    const marks = await this.deps.chats.raiseMark(chat.chatId, side, 'deliveredSeq', seq)
-    if (marks) await this.publishReceipt(chat.chatId, chat[side].userId, marks)
+  async markDelivered(chatId: string, side: ChatSide, userId: string, seq: number): Promise<void> {
+    const marks = await this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
+    if (marks) await this.publishReceipt(chatId, userId, marks)
   }
 
   private publishReceipt(chatId: string, userId: string, marks: { readSeq: number; deliveredSeq: number }): Promise<void> {
@@ -295,7 +295,7 @@ export class ChatService {
       fromEnd: afterSeq === undefined || beforeSeq !== undefined,
     })
     const newestFromPeer = messages.reduce((max, m) => (m.senderId !== viewer.userId && m.seq > max ? m.seq : max), 0)
-    if (newestFromPeer > record[side].deliveredSeq) await this.markDelivered(record, side, newestFromPeer)
+    if (newestFromPeer > record[side].deliveredSeq) await this.markDelivered(record.chatId, side, viewer.userId, newestFromPeer)
     return messages.map((message) => this.messageView(message, viewer))
   }
 

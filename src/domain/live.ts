@@ -36,6 +36,8 @@ export interface LiveServiceOptions {
 type ChatTask = ChatBusEvent | { kind: 'replay' } | { kind: 'expiry-check' }
 
 const REPLAY_PAGE = 100
+/** Delivery marks of a subscription are written at most this often. */
+const RECEIPT_DELAY_MS = 100
 /** setTimeout's ceiling (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -76,7 +78,7 @@ export class LiveService {
       throw badInput('afterSeq must be a whole number from 0.')
     }
     const { chatService, chats, events, presence, typing, clock } = this.deps
-    await chatService.require(viewer, chatId)
+    const { side } = await chatService.require(viewer, chatId)
 
     const subscriptionId = randomUUID()
     const inbox: ChatTask[] = [{ kind: 'replay' }]
@@ -86,6 +88,7 @@ export class LiveService {
     let expiryTimer: NodeJS.Timeout | undefined
     let deliveredFromPeer = 0
     let markedDelivered = 0
+    let receiptTimer: NodeJS.Timeout | undefined
     let closeSubscription: () => Promise<void> = async () => {}
 
     const queue = new EventQueue<ChatEventView>(
@@ -178,11 +181,16 @@ export class LiveService {
       } finally {
         pumping = false
       }
-      // A message pushed to a live subscription of the recipient counts as delivered.
-      if (deliveredFromPeer > markedDelivered && !queue.isEnded) {
-        markedDelivered = deliveredFromPeer
-        const found = await chatService.require(viewer, chatId).catch(() => undefined)
-        if (found) await chatService.markDelivered(found.chat, found.side, markedDelivered).catch(() => undefined)
+      // A message pushed to a live subscription of the recipient counts as delivered. Marks are
+      // coalesced: one write (and one receipt) per burst of messages, not one per message.
+      if (deliveredFromPeer > markedDelivered && !receiptTimer) {
+        receiptTimer = setTimeout(() => {
+          receiptTimer = undefined
+          if (deliveredFromPeer <= markedDelivered) return
+          markedDelivered = deliveredFromPeer
+          void chatService.markDelivered(chatId, side, viewer.userId, markedDelivered).catch(() => undefined)
+        }, RECEIPT_DELAY_MS)
+        receiptTimer.unref()
       }
     }
 
