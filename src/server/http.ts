@@ -148,7 +148,8 @@ export function createHushServer(options: HushServerOptions): HushServer {
       execute: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.authorization
+        // GraphiQL forwards its header editor as the payload, so "Authorization" counts too.
+        const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization
         const viewer = await services.accounts.authenticate(typeof authorization === 'string' ? authorization : undefined)
         // graphql-ws answers false with 4403 Forbidden, which its client treats as retryable.
         if (!viewer || draining) return false
