@@ -84,6 +84,7 @@ const HISTORY_PAGE_MAX = 100
 const CHATS_MAX = 100
 const CLIENT_MESSAGE_ID_MAX = 128
 const REPORT_REASON_MAX = 1_000
+const RECENT_CHATS_MAX = 10_000
 /** Optimistic attempts at the next seq before a send gives up (each one lost to another send). */
 const SEND_ATTEMPTS = 200
 
@@ -104,6 +105,8 @@ export function toMessageView(message: MessageRecord, viewerId: string): Message
 }
 
 export class ChatService {
+  /** Chats read recently, for requireRecent; bounded, oldest dropped first. */
+  private readonly recentChats = new Map<string, { chat: ChatRecord; readAt: number }>()
   /** Sends of this process, chained per chat so that they do not race each other for a seq. */
   private readonly sendQueues = new Map<string, Promise<unknown>>()
 
@@ -137,6 +140,7 @@ export class ChatService {
         alias: aliasFor(this.deps.idSecret, chatId, userId, avoid),
         readSeq: 0,
         deliveredSeq: 0,
+        unread: 0,
       })
       const a = participant(viewer.userId)
       const chat: ChatRecord = {
@@ -212,13 +216,18 @@ export class ChatService {
       const photo = /^[0-9A-Z]{26}$/.test(photoId) ? await this.deps.photos.getPhoto(chatId, photoId) : undefined
       if (!photo || photo.uploaderId !== viewer.userId) throw notFound('Photo')
     }
+    // A retry is told apart by the transaction itself (its request record already exists), so a
+    // first send pays no extra read for it.
+    let maybeRetry = false
     for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
       const found = await this.find(viewer, chatId)
       if (!found) throw notFound('Chat')
       const { chat } = found
       // A retry returns the first message, even after the chat closed.
-      const existing = await this.deps.chats.getMessageByClientId(chatId, viewer.userId, clientMessageId)
-      if (existing) return this.messageView(existing, viewer)
+      if (maybeRetry || chat.status !== 'ACTIVE') {
+        const existing = await this.deps.chats.getMessageByClientId(chatId, viewer.userId, clientMessageId)
+        if (existing) return this.messageView(existing, viewer)
+      }
       if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
       const now = this.deps.clock.now()
       const message: MessageRecord = {
@@ -236,6 +245,7 @@ export class ChatService {
         void this.announce(chat, found.side, message, expiresAt)
         return this.messageView(message, viewer)
       }
+      maybeRetry = result === 'duplicate'
       if (result === 'conflict') await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)))
     }
     throw new Error(`sendMessage to ${chatId} lost ${SEND_ATTEMPTS} races for the next seq`)
@@ -243,11 +253,12 @@ export class ChatService {
 
   /** Tells the chat's subscribers and the recipient's devices; never fails the send it follows. */
   private async announce(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): Promise<void> {
-    const { events, typing, chats } = this.deps
+    const { events, typing } = this.deps
     await events.publish(topics.chat(chat.chatId), { kind: 'message', chatId: chat.chatId, message, expiresAt })
     await typing.stop(chat.chatId, message.senderId)
     const recipient = chat[other(senderSide)]
-    const unreadCount = await chats.countMessagesFrom(chat.chatId, message.senderId, recipient.readSeq).catch(() => 0)
+    // The send incremented the recipient's counter in the same write.
+    const unreadCount = recipient.unread + 1
     await events.publish(topics.user(recipient.userId), { kind: 'newMessage', chatId: chat.chatId, message, unreadCount })
   }
 
@@ -266,6 +277,7 @@ export class ChatService {
 
   private async publishClosed(chat: ChatRecord, reason: ChatCloseReason): Promise<void> {
     const { events } = this.deps
+    this.recentChats.delete(chat.chatId)
     await events.publish(topics.chat(chat.chatId), { kind: 'closed', chatId: chat.chatId, reason })
     for (const side of ['a', 'b'] as const) {
       await events.publish(topics.user(chat[side].userId), { kind: 'chatClosed', chatId: chat.chatId, reason })
@@ -299,11 +311,10 @@ export class ChatService {
     return messages.map((message) => this.messageView(message, viewer))
   }
 
-  /** The peer's messages after the caller's read mark. */
+  /** The peer's messages after the caller's read mark (a counter kept on the chat). */
   async unreadCount(chat: ChatView): Promise<number> {
     const { record, side } = chat.internal
-    if (record.lastSeq <= record[side].readSeq) return 0
-    return this.deps.chats.countMessagesFrom(record.chatId, record[other(side)].userId, record[side].readSeq)
+    return record[side].unread
   }
 
   async markRead(viewer: Viewer, chatId: string, seq: number): Promise<ChatView> {
@@ -313,6 +324,7 @@ export class ChatService {
     }
     // The read mark never moves back; reading a message also means it was delivered.
     const read = await this.deps.chats.raiseMark(chatId, side, 'readSeq', seq)
+    if (read) await this.recountUnread(chatId, side)
     const delivered = await this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
     const marks = delivered ?? read
     if (marks) await this.publishReceipt(chatId, viewer.userId, { readSeq: Math.max(marks.readSeq, read?.readSeq ?? 0), deliveredSeq: marks.deliveredSeq })
@@ -348,6 +360,19 @@ export class ChatService {
     return true
   }
 
+  /**
+   * Sets a side's unread counter to the peer's messages after its read mark. Sends increment the
+   * counter in their own write; a recount only sticks if no send came in between.
+   */
+  private async recountUnread(chatId: string, side: ChatSide): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const chat = await this.deps.chats.getChat(chatId)
+      if (!chat) return
+      const unread = await this.deps.chats.countMessagesFrom(chatId, chat[other(side)].userId, chat[side].readSeq)
+      if (await this.deps.chats.setUnread(chatId, side, unread, chat.lastSeq)) return
+    }
+  }
+
   private async limit(key: string, perSecond: number, burst: number): Promise<void> {
     if (!(await this.deps.rateLimiter.take(key, perSecond, burst))) {
       throw new DomainError('RATE_LIMITED', 'Too many requests; slow down and retry shortly.')
@@ -368,6 +393,28 @@ export class ChatService {
     const chats = await this.deps.chats.getChats(await this.deps.chats.listChatIds(userId))
     const now = this.deps.clock.now()
     return chats.filter((chat) => this.isLive(chat, now))
+  }
+
+  /**
+   * Like `require`, from a chat read at most `maxAgeMs` ago: for hot paths that only need to
+   * know the caller is a participant of a live, open chat (typing), where a status a moment old
+   * does no harm.
+   */
+  async requireRecent(viewer: Viewer, chatId: string, maxAgeMs: number): Promise<{ chat: ChatRecord; side: ChatSide }> {
+    const now = this.deps.clock.now()
+    const cached = this.recentChats.get(chatId)
+    let chat = cached && now - cached.readAt < maxAgeMs ? cached.chat : undefined
+    if (!chat) {
+      chat = await this.deps.chats.getChat(chatId)
+      if (chat) {
+        this.recentChats.delete(chatId)
+        this.recentChats.set(chatId, { chat, readAt: now })
+        if (this.recentChats.size > RECENT_CHATS_MAX) this.recentChats.delete(this.recentChats.keys().next().value!)
+      }
+    }
+    const side = chat?.a.userId === viewer.userId ? 'a' : chat?.b.userId === viewer.userId ? 'b' : undefined
+    if (!chat || !side || !this.isLive(chat, now)) throw notFound('Chat')
+    return { chat, side }
   }
 
   /** A chat by id, for the photo server (which checks a signed URL instead of a viewer). */

@@ -36,6 +36,8 @@ export interface LiveServiceOptions {
 type ChatTask = ChatBusEvent | { kind: 'replay' } | { kind: 'expiry-check' }
 
 const REPLAY_PAGE = 100
+/** Typing is authorised from a chat read at most this long ago (typing is frequent and harmless). */
+const TYPING_AUTH_MAX_AGE_MS = 2_000
 /** Delivery marks of a subscription are written at most this often. */
 const RECEIPT_DELAY_MS = 100
 /** setTimeout's ceiling (about 24.8 days). */
@@ -229,7 +231,7 @@ export class LiveService {
   }
 
   async setTyping(viewer: Viewer, chatId: string, typing: boolean): Promise<boolean> {
-    const { chat } = await this.deps.chatService.require(viewer, chatId)
+    const { chat } = await this.deps.chatService.requireRecent(viewer, chatId, TYPING_AUTH_MAX_AGE_MS)
     if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
     await this.deps.typing.set(chatId, viewer.userId, typing)
     return true

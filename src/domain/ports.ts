@@ -78,6 +78,8 @@ export interface ChatParticipant {
   readSeq: number
   /** Highest chat seq that reached one of this participant's devices. */
   deliveredSeq: number
+  /** The peer's messages after readSeq. */
+  unread: number
 }
 
 export interface ChatRecord {
@@ -160,6 +162,8 @@ export interface ChatStore {
   listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]>
   /** Messages of `senderId` with seq > afterSeq. */
   countMessagesFrom(chatId: string, senderId: string, afterSeq: number): Promise<number>
+  /** Sets a side's unread counter, only if the chat's lastSeq is still `ifLastSeq`. */
+  setUnread(chatId: string, side: ChatSide, unread: number, ifLastSeq: number): Promise<boolean>
   /** Raises a participant's read or delivered mark; never lowers it. Its marks when it moved. */
   raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined>
   /** ACTIVE → LEFT/BLOCKED while live; false when it was no longer ACTIVE and live. */

@@ -8,6 +8,7 @@ import { PutTransaction } from 'dynamodb-toolbox/entity/actions/transactPut'
 import { UpdateTransaction } from 'dynamodb-toolbox/entity/actions/transactUpdate'
 import { execute as executeTransaction } from 'dynamodb-toolbox/entity/actions/transactWrite'
 import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
+import { $add } from 'dynamodb-toolbox/entity/actions/update/symbols'
 import type { FormattedItem } from 'dynamodb-toolbox/entity'
 import { item } from 'dynamodb-toolbox/schema/item'
 import { number } from 'dynamodb-toolbox/schema/number'
@@ -119,6 +120,7 @@ export class DynamoChatStore implements ChatStore {
   async appendMessage(chat: ChatRecord, message: MessageRecord, expiresAt: number, now: number): Promise<AppendResult> {
     const { Chat, Message, MessageRequest } = this.entities
     const senderSide: ChatSide = chat.a.userId === message.senderId ? 'a' : 'b'
+    const recipientSide: ChatSide = senderSide === 'a' ? 'b' : 'a'
     try {
       await executeTransaction(
         Chat.build(UpdateTransaction)
@@ -131,6 +133,8 @@ export class DynamoChatStore implements ChatStore {
             // Sending implies having read everything before it.
             [`${senderSide}ReadSeq`]: message.seq,
             [`${senderSide}DeliveredSeq`]: message.seq,
+            [`${senderSide}Unread`]: 0,
+            [`${recipientSide}Unread`]: $add(1),
           } as { chatId: string })
           .options({
             condition: {
@@ -193,6 +197,19 @@ export class DynamoChatStore implements ChatStore {
       exclusiveStartKey = page.LastEvaluatedKey
     } while (exclusiveStartKey)
     return count
+  }
+
+  async setUnread(chatId: string, side: ChatSide, unread: number, ifLastSeq: number): Promise<boolean> {
+    try {
+      await this.entities.Chat.build(UpdateItemCommand)
+        .item({ chatId, [`${side}Unread`]: unread } as { chatId: string })
+        .options({ condition: { attr: 'lastSeq', eq: ifLastSeq } })
+        .send()
+      return true
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false
+      throw error
+    }
   }
 
   async raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined> {
@@ -262,11 +279,13 @@ function fromChat(chat: ChatRecord) {
     aAlias: chat.a.alias,
     aReadSeq: chat.a.readSeq,
     aDeliveredSeq: chat.a.deliveredSeq,
+    aUnread: chat.a.unread,
     bUserId: chat.b.userId,
     bRole: chat.b.role,
     bAlias: chat.b.alias,
     bReadSeq: chat.b.readSeq,
     bDeliveredSeq: chat.b.deliveredSeq,
+    bUnread: chat.b.unread,
     status: chat.status,
     closedBy: chat.closedBy,
     createdAt: chat.createdAt,
@@ -283,8 +302,8 @@ function toChat(item: ChatItem): ChatRecord {
     pairKey: item.pairKey,
     generation: item.generation,
     postId: item.postId,
-    a: { userId: item.aUserId, role: item.aRole, alias: item.aAlias, readSeq: item.aReadSeq, deliveredSeq: item.aDeliveredSeq },
-    b: { userId: item.bUserId, role: item.bRole, alias: item.bAlias, readSeq: item.bReadSeq, deliveredSeq: item.bDeliveredSeq },
+    a: { userId: item.aUserId, role: item.aRole, alias: item.aAlias, readSeq: item.aReadSeq, deliveredSeq: item.aDeliveredSeq, unread: item.aUnread },
+    b: { userId: item.bUserId, role: item.bRole, alias: item.bAlias, readSeq: item.bReadSeq, deliveredSeq: item.bDeliveredSeq, unread: item.bUnread },
     status: item.status,
     closedBy: item.closedBy,
     createdAt: item.createdAt,
