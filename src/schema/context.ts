@@ -1,4 +1,3 @@
-import type { Logger } from 'pino'
 import type { Viewer } from '../domain/ports.js'
 import type { Services } from '../domain/services.js'
 
@@ -7,8 +6,8 @@ export interface GraphQLContext {
   /** The authenticated caller; undefined without a valid token. */
   viewer: Viewer | undefined
   services: Services
+  /** Echoed as x-request-id and written on every log line of the request. */
   requestId: string
-  logger: Logger
   /**
    * Set on graphql-ws operations: drops the socket with a code that tells the client to reconnect
    * (used when it stops reading its subscriptions).

@@ -108,11 +108,11 @@ export function createHushServer(options: HushServerOptions): HushServer {
     context: async (initial): Promise<GraphQLContext> => {
       if (initial.socketViewer) {
         const requestId = initial.socketRequestId ?? randomUUID()
-        return { viewer: initial.socketViewer, services, requestId, logger: logger.child({ requestId }), cutOff: initial.socketCutOff }
+        return { viewer: initial.socketViewer, services, requestId, cutOff: initial.socketCutOff }
       }
       const requestId = requestIds.get(initial.request)?.id ?? randomUUID()
       const viewer = await services.accounts.authenticate(initial.request.headers.get('authorization'))
-      return { viewer, services, requestId, logger: logger.child({ requestId }) }
+      return { viewer, services, requestId }
     },
   })
 
