@@ -1,26 +1,55 @@
 /**
  * Preloaded (`--import ./bench/probe.ts`) into every server process the benchmark starts, Hush's
  * included, so the server's own code stays untouched. Over the IPC channel the orchestrator asks
- * for memory after a full GC (needs --expose-gc) and for CPU time. When the orchestrator goes away
- * the channel closes and the server exits, so no benchmark server outlives its run.
+ * for memory after a full GC (needs --expose-gc), for CPU time, and to start and stop a CPU
+ * profile (V8 inspector) around one phase. When the orchestrator goes away the channel closes and
+ * the server is sent SIGTERM, so no benchmark server outlives its run.
  */
-type ProbeRequest = { type: 'mem' | 'cpu'; id: number }
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+
+type ProbeRequest = { type: 'mem' | 'cpu' | 'prof-start' | 'prof-stop'; id: number; file?: string }
+
+let session: Session | undefined
+
+async function answer(request: ProbeRequest): Promise<Record<string, unknown>> {
+  switch (request.type) {
+    case 'mem': {
+      const gc = (globalThis as { gc?: () => void }).gc
+      for (let i = 0; i < 3; i++) {
+        gc?.()
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      break
+    }
+    case 'prof-start':
+      session ??= new Session()
+      session.connect()
+      await session.post('Profiler.enable')
+      await session.post('Profiler.setSamplingInterval', { interval: 500 })
+      await session.post('Profiler.start')
+      break
+    case 'prof-stop': {
+      if (!session) break
+      const { profile } = await session.post('Profiler.stop')
+      await writeFile(request.file!, JSON.stringify(profile))
+      session.disconnect()
+      session = undefined
+      break
+    }
+  }
+  return { mem: process.memoryUsage(), cpu: process.cpuUsage(), gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function' }
+}
 
 if (process.send) {
   process.on('message', (raw: unknown) => {
     const request = raw as ProbeRequest
-    if (request?.type !== 'mem' && request?.type !== 'cpu') return
-    void (async () => {
-      if (request.type === 'mem') {
-        const gc = (globalThis as { gc?: () => void }).gc
-        for (let i = 0; i < 3; i++) {
-          gc?.()
-          await new Promise((resolve) => setImmediate(resolve))
-        }
-      }
-      process.send!({ type: 'probe', id: request.id, mem: process.memoryUsage(), cpu: process.cpuUsage(), gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function' })
-    })()
+    if (!request || typeof request.id !== 'number') return
+    answer(request).then(
+      (reply) => process.send!({ type: 'probe', id: request.id, ...reply }),
+      (error: Error) => process.send!({ type: 'probe', id: request.id, error: error.message }),
+    )
   })
-  // The orchestrator died or let go: leave through the normal exit path (a --cpu-prof profile is still written).
+  // The orchestrator died: leave through the normal exit path.
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'))
 }

@@ -6,7 +6,7 @@ export interface GraphQLContext {
   /** The authenticated caller; undefined without a valid token. */
   viewer: Viewer | undefined
   services: Services
-  /** Echoed as x-request-id and written on every log line of the request. */
+  /** Echoed as x-request-id and written on the request's access log line. */
   requestId: string
   /**
    * Set on graphql-ws operations: drops the socket with a code that tells the client to reconnect
