@@ -107,6 +107,8 @@ export function toMessageView(message: MessageRecord, viewerId: string): Message
 export class ChatService {
   /** Chats read recently, for requireRecent; bounded, oldest dropped first. */
   private readonly recentChats = new Map<string, { chat: ChatRecord; readAt: number }>()
+  /** Each chat as this process's last send to it left it (see lastSent); bounded. */
+  private readonly sentChats = new Map<string, ChatRecord>()
   /** Sends of this process, chained per chat so that they do not race each other for a seq. */
   private readonly sendQueues = new Map<string, Promise<unknown>>()
 
@@ -220,7 +222,7 @@ export class ChatService {
     // first send pays no extra read for it.
     let maybeRetry = false
     for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
-      const found = await this.find(viewer, chatId)
+      const found = (attempt === 0 && this.lastSent(viewer, chatId)) || (await this.find(viewer, chatId))
       if (!found) throw notFound('Chat')
       const { chat } = found
       // A retry returns the first message, even after the chat closed.
@@ -242,13 +244,42 @@ export class ChatService {
       const expiresAt = now + this.deps.chatTtlSeconds * 1000
       const result = await this.deps.chats.appendMessage(chat, message, expiresAt, now)
       if (result === 'appended') {
+        this.rememberSent(chat, found.side, message, expiresAt)
         void this.announce(chat, found.side, message, expiresAt)
         return this.messageView(message, viewer)
       }
+      this.sentChats.delete(chatId)
       maybeRetry = result === 'duplicate'
       if (result === 'conflict') await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)))
     }
     throw new Error(`sendMessage to ${chatId} lost ${SEND_ATTEMPTS} races for the next seq`)
+  }
+
+  /**
+   * The chat as this process's last send left it. Safe to send on without reading it again: the
+   * send's write is conditional on lastSeq, status and expiry, so a chat that moved on elsewhere
+   * fails the write and is read afresh. Its participants never change.
+   */
+  private lastSent(viewer: Viewer, chatId: string): { chat: ChatRecord; side: ChatSide } | undefined {
+    const chat = this.sentChats.get(chatId)
+    if (!chat || !this.isLive(chat, this.deps.clock.now())) return undefined
+    const side = chat.a.userId === viewer.userId ? 'a' : chat.b.userId === viewer.userId ? 'b' : undefined
+    return side && { chat, side }
+  }
+
+  private rememberSent(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): void {
+    const recipientSide = other(senderSide)
+    const sent: ChatRecord = {
+      ...chat,
+      lastSeq: message.seq,
+      lastActivityAt: message.createdAt,
+      expiresAt,
+      [senderSide]: { ...chat[senderSide], readSeq: message.seq, deliveredSeq: message.seq, unread: 0 },
+      [recipientSide]: { ...chat[recipientSide], unread: chat[recipientSide].unread + 1 },
+    }
+    this.sentChats.delete(chat.chatId)
+    this.sentChats.set(chat.chatId, sent)
+    if (this.sentChats.size > RECENT_CHATS_MAX) this.sentChats.delete(this.sentChats.keys().next().value!)
   }
 
   /** Tells the chat's subscribers and the recipient's devices; never fails the send it follows. */
@@ -278,6 +309,7 @@ export class ChatService {
   private async publishClosed(chat: ChatRecord, reason: ChatCloseReason): Promise<void> {
     const { events } = this.deps
     this.recentChats.delete(chat.chatId)
+    this.sentChats.delete(chat.chatId)
     await events.publish(topics.chat(chat.chatId), { kind: 'closed', chatId: chat.chatId, reason })
     for (const side of ['a', 'b'] as const) {
       await events.publish(topics.user(chat[side].userId), { kind: 'chatClosed', chatId: chat.chatId, reason })
