@@ -1,14 +1,15 @@
 /**
  * Preloaded (`--import ./bench/probe.ts`) into every server process the benchmark starts, Hush's
  * included, so the server's own code stays untouched. Over the IPC channel the orchestrator asks
- * for memory after a full GC (needs --expose-gc), for CPU time, and to start and stop a CPU
- * profile (V8 inspector) around one phase. When the orchestrator goes away the channel closes and
- * the server is sent SIGTERM, so no benchmark server outlives its run.
+ * for memory after a full GC (needs --expose-gc), for CPU time, to start and stop a CPU profile
+ * (V8 inspector) around one phase, or to write a heap snapshot. When the orchestrator goes away
+ * the channel closes and the server is sent SIGTERM, so no benchmark server outlives its run.
  */
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
+import v8 from 'node:v8'
 
-type ProbeRequest = { type: 'mem' | 'cpu' | 'prof-start' | 'prof-stop'; id: number; file?: string }
+type ProbeRequest = { type: 'mem' | 'cpu' | 'prof-start' | 'prof-stop' | 'heap'; id: number; file?: string }
 
 let session: Session | undefined
 
@@ -22,6 +23,9 @@ async function answer(request: ProbeRequest): Promise<Record<string, unknown>> {
       }
       break
     }
+    case 'heap':
+      v8.writeHeapSnapshot(request.file)
+      break
     case 'prof-start':
       session ??= new Session()
       session.connect()

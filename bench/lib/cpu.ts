@@ -1,0 +1,70 @@
+/**
+ * Whole-machine CPU accounting from /proc (Linux), to tell how much of the machine processes
+ * outside this run took during a step: on a shared 2-core box another job can wreck a step.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+
+export interface CpuSnapshot {
+  at: number
+  /** busy ticks of the whole machine (USER_HZ) */
+  busy: number
+  /** ticks of this process and all its descendants */
+  ours: number
+}
+
+const HZ = 100
+
+async function machineBusy(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!
+  const [, ...fields] = line.trim().split(/\s+/)
+  const v = fields.map(Number)
+  const idle = (v[3] ?? 0) + (v[4] ?? 0)
+  return v.slice(0, 8).reduce((a, b) => a + b, 0) - idle
+}
+
+async function processTicks(): Promise<Map<number, { ppid: number; ticks: number }>> {
+  const out = new Map<number, { ppid: number; ticks: number }>()
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // fields after comm: state(0) ppid(1) … utime(11) stime(12)
+      out.set(Number(entry), { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) })
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out
+}
+
+export async function cpuSnapshot(extraPids: number[] = []): Promise<CpuSnapshot | undefined> {
+  try {
+    const [busy, procs] = await Promise.all([machineBusy(), processTicks()])
+    const children = new Map<number, number[]>()
+    for (const [pid, { ppid }] of procs) children.set(ppid, [...(children.get(ppid) ?? []), pid])
+    const mine = new Set<number>()
+    const stack = [process.pid, ...extraPids]
+    while (stack.length) {
+      const pid = stack.pop()!
+      if (mine.has(pid)) continue
+      mine.add(pid)
+      stack.push(...(children.get(pid) ?? []))
+    }
+    let ours = 0
+    for (const pid of mine) ours += procs.get(pid)?.ticks ?? 0
+    return { at: performance.now(), busy, ours }
+  } catch {
+    return undefined
+  }
+}
+
+/** Cores' worth of CPU that processes outside this run used between two snapshots. */
+export function foreignCores(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined): number {
+  if (!before || !after) return NaN
+  const seconds = (after.at - before.at) / 1000
+  if (seconds <= 0) return NaN
+  // Our descendants that exited meanwhile drop out of `ours`; clamp at zero.
+  const foreign = (after.busy - before.busy - Math.max(0, after.ours - before.ours)) / HZ
+  return Math.max(0, Math.round((foreign / seconds) * 100) / 100)
+}

@@ -1,0 +1,205 @@
+/** Child processes of a benchmark run: servers (with bench/probe.ts preloaded) and load generators. */
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import net from 'node:net'
+import path from 'node:path'
+import type { Job } from '../loadgen.js'
+import { sleep } from './stats.js'
+
+export const ROOT = path.resolve(import.meta.dirname, '../..')
+
+/** Every child this run started, so that an interrupted run still ends them (by pid, one by one). */
+const children = new Set<ChildProcess>()
+
+export function killAllChildren(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export interface ProbeReply {
+  mem: NodeJS.MemoryUsage
+  cpu: NodeJS.CpuUsage
+  gcExposed: boolean
+}
+
+export interface ServerProc {
+  name: string
+  port: number
+  /** http://127.0.0.1:port */
+  base: string
+  child: ChildProcess
+  output(): string
+  probe(type: 'mem' | 'cpu' | 'prof-start' | 'prof-stop' | 'heap', file?: string): Promise<ProbeReply>
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>
+}
+
+export interface StartOptions {
+  name: string
+  /** script relative to ROOT */
+  script: string
+  env: Record<string, string | undefined>
+  startTimeoutMs?: number
+}
+
+export async function startServer(options: StartOptions): Promise<ServerProc> {
+  const port = await freePort()
+  const execArgv = [
+    '--expose-gc',
+    '--max-old-space-size=6144',
+    '--import',
+    'tsx',
+    '--import',
+    './bench/probe.ts',
+    options.script,
+  ]
+  const child = spawn(process.execPath, execArgv, {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_NO_WARNINGS: '1',
+      ...options.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
+  children.add(child)
+  let output = ''
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-16_000)
+  }
+  child.stdout!.on('data', collect)
+  child.stderr!.on('data', collect)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  exited.then(() => children.delete(child))
+
+  let probeSeq = 0
+  const pending = new Map<number, (reply: ProbeReply) => void>()
+  child.on('message', (message: any) => {
+    if (message?.type === 'probe') pending.get(message.id)?.(message)
+  })
+
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + (options.startTimeoutMs ?? 90_000)
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${options.name} exited with ${child.exitCode} while starting:\n${output}`)
+    try {
+      const response = await fetch(`${base}/healthz`)
+      if (response.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`${options.name} did not answer /healthz within the start timeout:\n${output}`)
+    }
+    await sleep(150)
+  }
+
+  return {
+    name: options.name,
+    port,
+    base,
+    child,
+    output: () => output,
+    probe(type, file) {
+      const id = ++probeSeq
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id)
+          reject(new Error(`${options.name}: no probe answer`))
+        }, 60_000)
+        pending.set(id, (reply) => {
+          clearTimeout(timer)
+          pending.delete(id)
+          resolve(reply)
+        })
+        child.send({ type, id, file })
+      })
+    },
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+export interface LoadGen {
+  run<T>(job: Job, timeoutMs?: number): Promise<T>
+  stop(): Promise<void>
+  pid: number
+}
+
+export function startLoadGen(): LoadGen {
+  const child = fork(path.join(ROOT, 'bench/loadgen.ts'), [], {
+    cwd: ROOT,
+    execArgv: ['--import', 'tsx', '--max-old-space-size=6144'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  children.add(child)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  exited.then(() => children.delete(child))
+  let seq = 0
+  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
+  child.on('message', (message: any) => {
+    const waiter = pending.get(message.id)
+    if (!waiter) return
+    pending.delete(message.id)
+    if (message.error) waiter.reject(new Error(`loadgen: ${message.error}`))
+    else waiter.resolve(message.result)
+  })
+  child.once('exit', (code) => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`loadgen exited with ${code}`))
+    pending.clear()
+  })
+  return {
+    pid: child.pid!,
+    run<T>(job: Job, timeoutMs = 300_000): Promise<T> {
+      const id = ++seq
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id)
+          reject(new Error(`loadgen job ${job.type} timed out after ${timeoutMs} ms`))
+        }, timeoutMs)
+        pending.set(id, {
+          resolve: (v) => {
+            clearTimeout(timer)
+            resolve(v)
+          },
+          reject: (e) => {
+            clearTimeout(timer)
+            reject(e)
+          },
+        })
+        child.send({ id, job })
+      })
+    },
+    async stop() {
+      if (child.exitCode !== null) return
+      try {
+        child.send({ id: ++seq, job: { type: 'exit' } })
+      } catch {
+        // channel already closed
+      }
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
