@@ -187,7 +187,7 @@ function tables(r: Results): Table[] {
     note:
       'hs = handshake: socket open → connection_ack (floor: → open). KB/conn = growth since the empty server / connections; marginal = growth since the previous step / new connections. ' +
       'idle CPU = cores the server used while its connections sat idle.' +
-      (r.hush?.busyAfterStartMs ? ` The Hush server kept busy for ${(r.hush.busyAfterStartMs / 1000).toFixed(1)} s after it started (background work) before anything was measured.` : ''),
+      (r.hush?.busyAfterStartMs && r.hush.busyAfterStartMs > 2_000 ? ` The Hush server kept busy for ${(r.hush.busyAfterStartMs / 1000).toFixed(1)} s after it started (background work) before anything was measured.` : ''),
   })
 
   // Throughput ladders
@@ -214,10 +214,11 @@ function tables(r: Results): Table[] {
   addLadder('floor frame', r.floor?.events)
   out.push({
     title: `Live throughput and delivery latency (${num(Number(r.plan.rateConns))} connections open; latency = send issued → recipient's socket)`,
-    headers: ['scenario', 'target/s', 'achieved/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'errors', 'srv CPU µs/ev', 'other CPU', 'held'],
+    headers: ['scenario', 'target/s', 'achieved/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'err+skip', 'srv CPU µs/ev', 'other CPU', 'held'],
     rows: ladderRows,
     note:
       'held = achieved ≥ 95% of target, p99 ≤ 50 ms, nothing lost, no errors. Lost events (not delivered within the grace period) count as ∞ in the percentiles. ' +
+      'err+skip = failed mutations plus sends skipped because 256 were already waiting for an answer. ' +
       'srv CPU = the server process\'s own CPU time per event sent. other CPU = cores used by processes outside this run during the step (a failed step with other CPU > 0.3 is re-run, up to twice).',
   })
 
@@ -277,11 +278,11 @@ function tables(r: Results): Table[] {
     const p = c.publishes
     const per = (x: PublishCount | undefined) => (x ? `${x.perEvent.toFixed(2)} (${num(x.publishes)} for ${num(x.events)} events; INFO commandstats delta ${num(x.commandstatsDelta)})` : '–')
     out.push({
-      title: `Across processes (typing over HTTP; ${num(c.pairsPerGroup)} pairs per setup, all connected at once)`,
+      title: `Across processes (typing over HTTP; ${num(c.pairsPerGroup)} connected pairs per setup, all setups connected at once)`,
       headers: ['setup', 'target/s', 'achieved/s', 'p50 ms', 'p99 ms', 'max ms', 'lost+err', 'other CPU'],
       rows,
       note:
-        (c.busyAfterStartMs && c.busyAfterStartMs > 1_000 ? `The three fresh servers kept busy for ${(c.busyAfterStartMs / 1000).toFixed(1)} s after start before anything was measured. ` : '') +
+        (c.busyAfterStartMs && c.busyAfterStartMs > 2_000 ? `The three fresh servers kept busy for ${(c.busyAfterStartMs / 1000).toFixed(1)} s after start before anything was measured. ` : '') +
         `Redis PUBLISH per typing event: ${per(p.typing)} across two processes, ${per(p.typingOneProcess)} on one. ` +
         (p.messages
           ? `Per message: ${per(p.messages)}, by kind: ${Object.entries(p.messages.byKind ?? {})
@@ -334,7 +335,8 @@ export function renderMarkdown(r: Results): string {
     '- **floor**: a bare `ws` server that routes raw JSON frames between the two users of a chat (`bench/floor-server.ts`);',
     '- **peer**: the chat as the GraphQL Yoga docs show it: `createYoga` + in-memory `createPubSub` + graphql-ws',
     '  `useServer` through `yoga.getEnveloped`, a `send(chatId, body)` mutation and a `chat(chatId)` subscription',
-    '  (`bench/peer-server.ts`), no auth and no storage;',
+    '  (`bench/peer-server.ts`), no auth and no storage; as written there, each `send` reaches both users of the',
+    '  chat (the generator ignores the sender\'s copy), where Hush sends typing to the other user only;',
     '- **Hush** itself (`src/main.ts` as its own process) on DynamoDB Local, with and without Redis.',
     '',
     'Commands:',
@@ -344,6 +346,7 @@ export function renderMarkdown(r: Results): string {
     'npm run bench                         # full: connections up to 15,000, rates 500…8,000/s (and past, while held)',
     'npm run bench -- --write-readme       # also rewrite this section from the run',
     'npm run bench -- --profile            # also CPU-profile the Hush server and list its hottest functions',
+    'npm run bench -- --report             # print the last results again (add --write-readme to rewrite this section)',
     '```',
     '',
     'Every figure of the last run is in `bench/results/latest.json` (and `bench/results/<mode>.json`).',
@@ -354,6 +357,8 @@ export function renderMarkdown(r: Results): string {
     '',
     `Latest figures (${r.mode} mode, \`${r.command}\`, ${r.startedAt}, ${r.durationS.toFixed(0)} s):`,
     `${machineLine(r)}. The load generator, the servers, DynamoDB Local (Java) and Redis share these cores.`,
+    'On a shared 2-core VM single runs vary (steps a few seconds long; other processes): compare the ratios',
+    'within one run, and look at "other CPU" before trusting a failed step.',
     '',
     ...r.notes.map((n) => `- ${n}`),
     ...(r.notes.length ? [''] : []),
