@@ -1,3 +1,4 @@
+import { isConditionalCheckFailure } from './client.js'
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb'
 import { BatchGetCommand, execute as executeBatchGet } from 'dynamodb-toolbox/table/actions/batchGet'
 import { AccessPattern } from 'dynamodb-toolbox/entity/actions/accessPattern'
@@ -207,7 +208,7 @@ export class DynamoChatStore implements ChatStore {
         .send()
       return true
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false
+      if (isConditionalCheckFailure(error)) return false
       throw error
     }
   }
@@ -226,7 +227,7 @@ export class DynamoChatStore implements ChatStore {
       const chat = toChat(Attributes as ChatItem)
       return { readSeq: chat[side].readSeq, deliveredSeq: chat[side].deliveredSeq }
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return undefined
+      if (isConditionalCheckFailure(error)) return undefined
       throw error
     }
   }

@@ -25,3 +25,7 @@ export function createDynamoClients(endpoint: string | undefined, region: string
   })
   return { client, documentClient, streamsClient }
 }
+
+/** True for the error of a single write whose condition did not hold. */
+export const isConditionalCheckFailure = (error: unknown): boolean =>
+  (error as Error | undefined)?.name === 'ConditionalCheckFailedException'

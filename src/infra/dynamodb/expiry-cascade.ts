@@ -1,3 +1,4 @@
+import { isConditionalCheckFailure } from './client.js'
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
   DescribeStreamCommand,
@@ -174,7 +175,7 @@ export class ExpiryCascade {
         .options({ condition: { attr: 'chatId', eq: chatId } })
         .send()
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error
+      if (!isConditionalCheckFailure(error)) throw error
     }
     await this.options.onChatReclaimed?.(chatId)
     this.options.logger.info({ chatId, deleted }, 'expired chat reclaimed')

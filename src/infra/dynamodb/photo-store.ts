@@ -1,3 +1,4 @@
+import { isConditionalCheckFailure } from './client.js'
 import { GetItemCommand } from 'dynamodb-toolbox/entity/actions/get'
 import { PutItemCommand } from 'dynamodb-toolbox/entity/actions/put'
 import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
@@ -27,7 +28,7 @@ export class DynamoPhotoStore implements PhotoStore {
         .send()
       return true
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false
+      if (isConditionalCheckFailure(error)) return false
       throw error
     }
   }
