@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, createSecretKey, type KeyObject } from 'node:crypto'
 import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose'
 import type { ExternalIssuerConfig } from '../../config.js'
 import type { TokenService, Viewer } from '../../domain/ports.js'
@@ -13,17 +13,26 @@ export interface JwtTokenServiceOptions {
   external?: ExternalIssuerConfig | undefined
 }
 
+const VERIFIED_TOKENS_MAX = 50_000
+
 /**
  * Issues HS256 tokens for signUp and verifies them, and optionally verifies tokens of an outside
  * issuer. Algorithms are pinned on both paths so a token cannot pick its own ("alg: none", or an
  * HMAC keyed with a public key).
  */
 export class JwtTokenService implements TokenService {
-  private readonly key: Uint8Array
+  /** A KeyObject, so that jose does not import the raw secret again on every call. */
+  private readonly key: KeyObject
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined
+  /**
+   * Tokens already verified, by their exact text: a client presents the same token on every
+   * request, and a signature check costs far more than the request it guards. Bounded; an entry
+   * is only used before its token's `exp`.
+   */
+  private readonly verified = new Map<string, Viewer>()
 
   constructor(private readonly options: JwtTokenServiceOptions) {
-    this.key = new TextEncoder().encode(options.secret)
+    this.key = createSecretKey(Buffer.from(options.secret, 'utf8'))
     this.jwks = options.external ? createRemoteJWKSet(new URL(options.external.jwksUrl)) : undefined
   }
 
@@ -39,6 +48,21 @@ export class JwtTokenService implements TokenService {
   }
 
   async verify(token: string): Promise<Viewer | undefined> {
+    const known = this.verified.get(token)
+    if (known) {
+      if (known.expiresAt * 1000 > Date.now()) return known
+      this.verified.delete(token)
+      return undefined
+    }
+    const viewer = await this.verifySignature(token)
+    if (viewer) {
+      if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.delete(this.verified.keys().next().value!)
+      this.verified.set(token, viewer)
+    }
+    return viewer
+  }
+
+  private async verifySignature(token: string): Promise<Viewer | undefined> {
     let claims: JWTPayload
     try {
       claims = decodeJwt(token)
