@@ -102,7 +102,7 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       ttlSeconds: config.jwt.ttlSeconds,
       external: config.jwt.external,
     })
-    const presence = redis ? new RedisPresenceStore(redis.publisher, config.redisPrefix) : new InMemoryPresenceStore()
+    const presence = redis ? new RedisPresenceStore({ redis: redis.publisher, prefix: config.redisPrefix, ttlMs: config.presenceTtlMs }) : new InMemoryPresenceStore()
     const typing = new TypingTracker(events, TYPING_TIMEOUT_MS)
     cleanups.push(async () => typing.close())
     const chatStore = new DynamoChatStore(entities)

@@ -173,29 +173,33 @@ export interface ChatStore {
 }
 
 /**
- * Who has a live chatEvents subscription open on which chat, across processes. Entries expire
- * unless heartbeated, so a crashed process's subscribers stop counting as present.
+ * Who has a live chatEvents subscription open on which chat, across processes. A process counts
+ * its own subscriptions and keeps itself alive with one heartbeat, whatever their number; when a
+ * process stops beating, another one's sweep removes what it held, so the subscribers of a crashed
+ * process stop counting as present.
  */
 export interface PresenceStore {
-  /** Adds a subscription; true when the user was not present on the chat before. */
-  join(chatId: string, userId: string, subscriptionId: string, ttlMs: number): Promise<boolean>
-  /** Extends the given subscriptions' entries. */
-  heartbeat(entries: PresenceEntry[], ttlMs: number): Promise<void>
-  /** Removes a subscription; true when the user has no other one left on the chat. */
-  leave(chatId: string, userId: string, subscriptionId: string): Promise<boolean>
+  /** Counts one more subscription of this process; true when the user was not present before. */
+  join(chatId: string, userId: string): Promise<boolean>
+  /** One subscription fewer; true when the user has none left on the chat, in any process. */
+  leave(chatId: string, userId: string): Promise<boolean>
   isPresent(chatId: string, userId: string): Promise<boolean>
   /**
-   * Removes entries whose heartbeat stopped (their process died) and returns the users that are
-   * no longer present because of it. Each expired entry is returned by exactly one caller.
+   * Tells the other processes that this one is alive. If it had been taken for dead (a long
+   * pause), its entries are restored and the users that became present again are returned.
    */
-  sweepExpired(): Promise<Array<{ chatId: string; userId: string }>>
+  heartbeat(): Promise<PresenceKey[]>
+  /**
+   * Removes the entries of processes whose heartbeat stopped and returns the users that are no
+   * longer present because of it. Each dead process is swept by exactly one caller.
+   */
+  sweepExpired(): Promise<PresenceKey[]>
   close(): Promise<void>
 }
 
-export interface PresenceEntry {
+export interface PresenceKey {
   chatId: string
   userId: string
-  subscriptionId: string
 }
 
 export type PhotoContentType = 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif'

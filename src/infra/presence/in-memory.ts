@@ -1,70 +1,43 @@
-import type { PresenceEntry, PresenceStore } from '../../domain/ports.js'
+import type { PresenceKey, PresenceStore } from '../../domain/ports.js'
 
-/** Presence of a single server process (no REDIS_URL), with the same expiry rules as Redis. */
+/** Presence of a single server process (no REDIS_URL): counts of open subscriptions. */
 export class InMemoryPresenceStore implements PresenceStore {
-  /** chatId + userId → subscriptionId → expiry (epoch ms). */
-  private readonly entries = new Map<string, Map<string, number>>()
+  /** chatId + userId → open subscriptions. */
+  private readonly counts = new Map<string, number>()
 
   private key(chatId: string, userId: string): string {
-    return JSON.stringify([chatId, userId])
+    return `${chatId} ${userId}`
   }
 
-  private live(chatId: string, userId: string): number {
-    const now = Date.now()
-    let count = 0
-    for (const expires of this.entries.get(this.key(chatId, userId))?.values() ?? []) if (expires > now) count++
-    return count
-  }
-
-  async join(chatId: string, userId: string, subscriptionId: string, ttlMs: number): Promise<boolean> {
-    const wasPresent = this.live(chatId, userId) > 0
+  async join(chatId: string, userId: string): Promise<boolean> {
     const key = this.key(chatId, userId)
-    let subscriptions = this.entries.get(key)
-    if (!subscriptions) this.entries.set(key, (subscriptions = new Map()))
-    subscriptions.set(subscriptionId, Date.now() + ttlMs)
-    return !wasPresent
+    const count = this.counts.get(key) ?? 0
+    this.counts.set(key, count + 1)
+    return count === 0
   }
 
-  async heartbeat(entries: PresenceEntry[], ttlMs: number): Promise<void> {
-    for (const entry of entries) {
-      const subscriptions = this.entries.get(this.key(entry.chatId, entry.userId))
-      if (subscriptions?.has(entry.subscriptionId)) subscriptions.set(entry.subscriptionId, Date.now() + ttlMs)
-    }
-  }
-
-  async leave(chatId: string, userId: string, subscriptionId: string): Promise<boolean> {
+  async leave(chatId: string, userId: string): Promise<boolean> {
     const key = this.key(chatId, userId)
-    const subscriptions = this.entries.get(key)
-    if (!subscriptions?.delete(subscriptionId)) return false
-    if (subscriptions.size === 0) this.entries.delete(key)
-    return this.live(chatId, userId) === 0
+    const count = this.counts.get(key) ?? 0
+    if (count <= 1) this.counts.delete(key)
+    else this.counts.set(key, count - 1)
+    return count === 1
   }
 
   async isPresent(chatId: string, userId: string): Promise<boolean> {
-    return this.live(chatId, userId) > 0
+    return this.counts.has(this.key(chatId, userId))
   }
 
-  async sweepExpired(): Promise<Array<{ chatId: string; userId: string }>> {
-    const now = Date.now()
-    const gone: Array<{ chatId: string; userId: string }> = []
-    for (const [key, subscriptions] of this.entries) {
-      let removed = false
-      for (const [id, expires] of subscriptions) {
-        if (expires <= now) {
-          subscriptions.delete(id)
-          removed = true
-        }
-      }
-      if (removed && subscriptions.size === 0) {
-        this.entries.delete(key)
-        const [chatId, userId] = JSON.parse(key) as [string, string]
-        gone.push({ chatId, userId })
-      }
-    }
-    return gone
+  /** A single process never outlives its own subscriptions: nothing to beat or sweep. */
+  async heartbeat(): Promise<PresenceKey[]> {
+    return []
+  }
+
+  async sweepExpired(): Promise<PresenceKey[]> {
+    return []
   }
 
   async close(): Promise<void> {
-    this.entries.clear()
+    this.counts.clear()
   }
 }
