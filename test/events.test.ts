@@ -15,7 +15,7 @@ const waitFor = async (condition: () => boolean, ms = 2_000) => {
 }
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100))
 const typing = (n: number, chatId = 'c'): ChatBusEvent => ({ kind: 'typing', chatId, userId: `u${n}`, typing: n % 2 === 0 })
-const closed = (chatId: string): UserBusEvent => ({ kind: 'chatClosed', chatId, reason: 'LEFT' })
+const joined = (chatId: string): UserBusEvent => ({ kind: 'chatJoined', chatId })
 const numberOf = (event: unknown) => Number((event as { userId: string }).userId.slice(1))
 
 interface Adapter {
@@ -65,7 +65,7 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     const heard: string[] = []
     const unsubscribe = await bus.subscribe(chat, (event) => heard.push(event.chatId))
     await bus.publish(otherChat, typing(1, 'other chat'))
-    await bus.publish(user, closed('user'))
+    await bus.publish(user, joined('user'))
     await bus.publish(chat, typing(1, 'chat'))
     await waitFor(() => heard.length >= 1)
     await settle()
@@ -81,17 +81,17 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     const stopFirst = await bus.subscribe(topic, (event) => first.push(event))
     const stopSecond = await bus.subscribe(topic, (event) => second.push(event))
     expect(bus.activeTopics()).toBe(before + 1)
-    await bus.publish(topic, closed('n1'))
+    await bus.publish(topic, joined('n1'))
     await waitFor(() => first.length === 1 && second.length === 1)
     await stopFirst()
-    await bus.publish(topic, closed('n2'))
+    await bus.publish(topic, joined('n2'))
     await waitFor(() => second.length === 2)
     await settle()
     expect(first).toHaveLength(1)
     await stopSecond()
     await stopSecond()
     expect(bus.activeTopics()).toBe(before)
-    await bus.publish(topic, closed('n3'))
+    await bus.publish(topic, joined('n3'))
     await settle()
     expect(second).toHaveLength(2)
   })

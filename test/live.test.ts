@@ -124,6 +124,8 @@ describe('live events across two server processes', () => {
       expect(mine[2]).toMatchObject({ unreadCount: 2, message: { seq: 2, body: 'are you there?', fromMe: false } })
       expect(mine[3]).toMatchObject({ reason: 'LEFT' })
     }
+    onOne.stop()
+    onTwo.stop()
   })
 
   it('shows the peer typing, and sends typing=false itself after 6 s, on a message, and when the typist leaves', async () => {
@@ -243,9 +245,34 @@ describe('live events across two server processes', () => {
       })
       await mustRequest(one.url, SetTypingDocument, { chatId: chat.id, typing: true }, author.token)
       await new Promise((resolve) => setTimeout(resolve, 500))
-      monitor.disconnect()
       expect(published.filter((p) => p.includes('"typing"'))).toHaveLength(1)
-      for (const w of watchers) w.stop()
+
+      // A message is one event too, though both users' notifications on both processes and the
+      // recipient's chatEvents hear it; the recipient's delivery receipt is an event of its own.
+      const notified = collect(socket(one, author), NotificationsDocument)
+      const commenterEvents = collect(socket(two, commenter), ChatEventsDocument, { chatId: chat.id })
+      const listeners = [
+        notified,
+        commenterEvents,
+        collect(socket(two, author), NotificationsDocument),
+        collect(socket(two, commenter), NotificationsDocument),
+      ]
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      published.length = 0
+      const allPublished: string[] = []
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() === 'publish' && args[1]?.startsWith(one.config.redisPrefix!)) allPublished.push(args[2]!)
+      })
+      await send(two, commenter, chat.id, 'one event')
+      await notified.until((items) => items.some((i) => i.notifications.__typename === 'NewMessageNotification'))
+      await commenterEvents.until((items) => seqsOf(items).length === 1)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      monitor.disconnect()
+      const kinds = allPublished.map((p) => (JSON.parse(p) as { kind: string }).kind)
+      expect(kinds.filter((kind) => kind === 'message')).toHaveLength(1)
+      expect(kinds.filter((kind) => kind !== 'receipt')).toEqual(['message'])
+      expect(kinds.filter((kind) => kind === 'receipt').length).toBeLessThanOrEqual(1)
+      for (const w of [...watchers, ...listeners]) w.stop()
     } finally {
       admin.disconnect()
     }

@@ -160,12 +160,9 @@ export class ChatService {
         lastSeq: 0,
       }
       if ((await this.deps.chats.createChat(chat, pair?.generation)) === 'created') {
-        void this.deps.events.publish(topics.user(peerId), {
-          kind: 'chatStarted',
-          chatId,
-          postId,
-          peer: { alias: chat.a.alias, role: chat.a.role },
-        })
+        const { events } = this.deps
+        void events.publish(topics.user(peerId), { kind: 'chatStarted', chatId, postId, peer: { alias: chat.a.alias, role: chat.a.role } })
+        void events.publish(topics.user(viewer.userId), { kind: 'chatJoined', chatId })
         return this.view(chat, viewer)
       }
     }
@@ -282,15 +279,15 @@ export class ChatService {
     if (this.sentChats.size > RECENT_CHATS_MAX) this.sentChats.delete(this.sentChats.keys().next().value!)
   }
 
-  /** Tells the chat's subscribers and the recipient's devices; never fails the send it follows. */
+  /**
+   * One event tells the chat's subscribers and the recipient's notifications, and ends the
+   * sender's typing; it never fails the send it follows.
+   */
   private async announce(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): Promise<void> {
-    const { events, typing } = this.deps
-    await events.publish(topics.chat(chat.chatId), { kind: 'message', chatId: chat.chatId, message, expiresAt })
-    await typing.stop(chat.chatId, message.senderId)
-    const recipient = chat[other(senderSide)]
+    this.deps.typing.ended(chat.chatId, message.senderId)
     // The send incremented the recipient's counter in the same write.
-    const unreadCount = recipient.unread + 1
-    await events.publish(topics.user(recipient.userId), { kind: 'newMessage', chatId: chat.chatId, message, unreadCount })
+    const recipientUnread = chat[other(senderSide)].unread + 1
+    await this.deps.events.publish(topics.chat(chat.chatId), { kind: 'message', chatId: chat.chatId, message, expiresAt, recipientUnread })
   }
 
   /**
@@ -298,11 +295,16 @@ export class ChatService {
    * and sends the peer a receipt when it moved.
    */
   async markDelivered(chatId: string, side: ChatSide, userId: string, seq: number): Promise<void> {
-    const marks = await this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
+    const marks = await this.storeDelivered(chatId, side, seq)
     if (marks) await this.publishReceipt(chatId, userId, marks)
   }
 
-  private publishReceipt(chatId: string, userId: string, marks: { readSeq: number; deliveredSeq: number }): Promise<void> {
+  /** Stores a delivered mark without a receipt (the live path sends its own receipts sooner). */
+  storeDelivered(chatId: string, side: ChatSide, seq: number): Promise<{ readSeq: number; deliveredSeq: number } | undefined> {
+    return this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
+  }
+
+  publishReceipt(chatId: string, userId: string, marks: { readSeq: number; deliveredSeq: number }): Promise<void> {
     return this.deps.events.publish(topics.chat(chatId), { kind: 'receipt', chatId, userId, ...marks })
   }
 
@@ -310,10 +312,8 @@ export class ChatService {
     const { events } = this.deps
     this.recentChats.delete(chat.chatId)
     this.sentChats.delete(chat.chatId)
+    // Both sides' notifications listen on the chat's channel too.
     await events.publish(topics.chat(chat.chatId), { kind: 'closed', chatId: chat.chatId, reason })
-    for (const side of ['a', 'b'] as const) {
-      await events.publish(topics.user(chat[side].userId), { kind: 'chatClosed', chatId: chat.chatId, reason })
-    }
   }
 
   /**
@@ -429,14 +429,17 @@ export class ChatService {
 
   /**
    * Like `require`, from a chat read at most `maxAgeMs` ago: for hot paths that only need to
-   * know the caller is a participant of a live, open chat (typing), where a status a moment old
-   * does no harm.
+   * know the caller is a participant of a live, open chat (typing). Participants never change and
+   * expiry only moves later, so a cached record answers both for as long as it says the chat is
+   * live; only its status may be up to `maxAgeMs` old, and a close made by this process drops it
+   * at once.
    */
   async requireRecent(viewer: Viewer, chatId: string, maxAgeMs: number): Promise<{ chat: ChatRecord; side: ChatSide }> {
     const now = this.deps.clock.now()
     const cached = this.recentChats.get(chatId)
-    let chat = cached && now - cached.readAt < maxAgeMs ? cached.chat : undefined
+    let chat = cached && now - cached.readAt < maxAgeMs && this.isLive(cached.chat, now) ? cached.chat : undefined
     if (!chat) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(chatId)) throw notFound('Chat')
       chat = await this.deps.chats.getChat(chatId)
       if (chat) {
         this.recentChats.delete(chatId)

@@ -12,19 +12,32 @@ export type Topic = ChatTopic | UserTopic
 
 export type ChatCloseReason = Exclude<ChatStatus, 'ACTIVE'> | 'EXPIRED'
 
-/** What happens in one chat, published on `chat:<chatId>`. */
+/**
+ * What happens in one chat, published on `chat:<chatId>`: one PUBLISH per event. Both sides'
+ * chatEvents and notifications subscriptions listen here, so a message needs no second event for
+ * the recipient's notifications, nor a typing=false for the typist.
+ */
 export type ChatBusEvent =
-  | { kind: 'message'; chatId: string; message: MessageRecord; expiresAt: number }
+  | {
+      kind: 'message'
+      chatId: string
+      message: MessageRecord
+      expiresAt: number
+      /** The recipient's unread count once this message is counted (for its notification). */
+      recipientUnread: number
+    }
   | { kind: 'typing'; chatId: string; userId: string; typing: boolean }
+  /** A participant's marks as far as the publisher knows them; receivers keep the highest. */
   | { kind: 'receipt'; chatId: string; userId: string; readSeq: number; deliveredSeq: number }
   | { kind: 'presence'; chatId: string; userId: string; present: boolean }
   | { kind: 'closed'; chatId: string; reason: ChatCloseReason }
 
-/** What one user hears about, published on `user:<userId>`; already written for that user. */
+/** What one user hears about, published on `user:<userId>`: the chats they have to listen to. */
 export type UserBusEvent =
+  /** Someone opened a chat with the user. */
   | { kind: 'chatStarted'; chatId: string; postId: string; peer: { alias: string; role: ParticipantRole } }
-  | { kind: 'newMessage'; chatId: string; message: MessageRecord; unreadCount: number }
-  | { kind: 'chatClosed'; chatId: string; reason: ChatCloseReason }
+  /** The user opened a chat (on one of their devices); their notifications listen to it too. */
+  | { kind: 'chatJoined'; chatId: string }
 
 export interface TopicEvents {
   [topic: ChatTopic]: ChatBusEvent

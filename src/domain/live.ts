@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import { other, toMessageView, type ChatService, type MessageView, type ParticipantView } from './chats.js'
-import { badInput, DomainError } from './errors.js'
+import { badInput, DomainError, notFound } from './errors.js'
 import { EventQueue } from './event-queue.js'
-import { topics, type ChatBusEvent, type ChatCloseReason, type EventBus, type UserBusEvent } from './events.js'
-import type { ChatStore, Clock, MessageRecord, PresenceEntry, PresenceStore, Viewer } from './ports.js'
+import { topics, type ChatBusEvent, type ChatCloseReason, type EventBus, type Unsubscribe, type UserBusEvent } from './events.js'
+import type { ChatRecord, ChatSide, ChatStore, Clock, MessageRecord, PresenceStore, Viewer } from './ports.js'
 import type { TypingTracker } from './typing.js'
 
 /** What a chatEvents subscriber receives; everything about "the peer" is about the other side. */
@@ -28,37 +27,52 @@ export interface LiveServiceOptions {
   clock: Clock
   /** Events one subscription may hold unread before its client is cut off. */
   maxQueuedEvents: number
-  /** A presence entry lives this long without a heartbeat (SPEC: peer absent within 30 s). */
+  /** A process's presence entries live this long without its heartbeat (SPEC: peer absent within 30 s). */
   presenceTtlMs: number
 }
 
-/** Work items of one chatEvents pump, handled strictly one after another. */
+/** Work items of one chatEvents stream, handled strictly one after another. */
 type ChatTask = ChatBusEvent | { kind: 'replay' } | { kind: 'expiry-check' }
 
 const REPLAY_PAGE = 100
-/** Typing is authorised from a chat read at most this long ago (typing is frequent and harmless). */
-const TYPING_AUTH_MAX_AGE_MS = 2_000
-/** Delivery marks of a subscription are written at most this often. */
+/**
+ * Typing is authorised from a chat read at most this long ago: typing is frequent, and typing into
+ * a chat closed elsewhere a moment ago reaches nobody (its subscriptions ended with the close).
+ */
+const TYPING_AUTH_MAX_AGE_MS = 30_000
+/** A stream sends at most one delivery receipt per this long (one per burst of messages). */
 const RECEIPT_DELAY_MS = 100
-/** setTimeout's ceiling (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1
+/**
+ * A stream stores its delivered mark at most once per this long, and when it closes: the live
+ * receipt already told the peer, and a mark lost with a crashed process is set again when the
+ * client reconnects and gets the messages replayed.
+ */
+const DELIVERED_STORE_DELAY_MS = 1_000
+/** How often open streams are checked for their chat's expiry. */
+const EXPIRY_CHECK_MS = 1_000
+/** A notifications stream listens to at most this many of the user's chats (100 live, plus slack). */
+const NOTIFIED_CHATS_MAX = 200
 
 /**
  * The live half of Hush: per-chat event streams with gap-free message delivery, per-user
  * notifications, typing and presence.
  */
 export class LiveService {
-  /** This process's open chatEvents subscriptions, heartbeated into the presence store. */
-  private readonly present = new Map<string, PresenceEntry>()
   private readonly heartbeat: NodeJS.Timeout
   private readonly sweeper: NodeJS.Timeout
+  /** One timer for every open stream's expiry, rather than one per stream. */
+  private readonly expiryClock: NodeJS.Timeout
+  private readonly streams = new Set<ChatStream>()
+  /** Delivery marks per chat and user, shared by the user's streams of the chat in this process. */
+  private readonly deliveries = new Map<string, DeliveryMarks>()
 
   constructor(private readonly deps: LiveServiceOptions) {
     const { presenceTtlMs } = deps
     this.heartbeat = setInterval(() => void this.beat(), Math.max(50, presenceTtlMs / 3))
     this.sweeper = setInterval(() => void this.sweep(), Math.max(50, presenceTtlMs / 6))
-    this.heartbeat.unref()
-    this.sweeper.unref()
+    this.expiryClock = setInterval(() => this.checkExpiries(), EXPIRY_CHECK_MS)
+    for (const timer of [this.heartbeat, this.sweeper, this.expiryClock]) timer.unref()
+    void this.beat()
   }
 
   /**
@@ -79,154 +93,82 @@ export class LiveService {
     if (afterSeq !== null && afterSeq !== undefined && (!Number.isInteger(afterSeq) || afterSeq < 0)) {
       throw badInput('afterSeq must be a whole number from 0.')
     }
-    const { chatService, chats, events, presence, typing, clock } = this.deps
-    const { side } = await chatService.require(viewer, chatId)
-
-    const subscriptionId = randomUUID()
-    const inbox: ChatTask[] = [{ kind: 'replay' }]
-    let pumping = false
-    let lastDelivered = 0
-    let expiresAt = 0
-    let expiryTimer: NodeJS.Timeout | undefined
-    let deliveredFromPeer = 0
-    let markedDelivered = 0
-    let receiptTimer: NodeJS.Timeout | undefined
-    let closeSubscription: () => Promise<void> = async () => {}
-
-    const queue = new EventQueue<ChatEventView>(
-      this.deps.maxQueuedEvents,
-      () => void closeSubscription(),
-      onOverflow,
-    )
-
-    const armExpiry = (at: number) => {
-      if (at <= expiresAt && expiryTimer) return
-      expiresAt = at
-      clearTimeout(expiryTimer)
-      expiryTimer = setTimeout(() => {
-        inbox.push({ kind: 'expiry-check' })
-        void pump()
-      }, Math.min(MAX_TIMER_MS, Math.max(0, at - clock.now())))
-      expiryTimer.unref()
+    const key = `${chatId} ${viewer.userId}`
+    let marks = this.deliveries.get(key)
+    if (!marks) this.deliveries.set(key, (marks = { streams: 0, sent: 0, stored: 0 }))
+    marks.streams++
+    const closed = () => {
+      this.streams.delete(stream)
+      if (--marks.streams === 0) this.deliveries.delete(key)
     }
-
-    const deliverStoredAfter = async (from: number, before?: number) => {
-      for (;;) {
-        const page = await chats.listMessages(chatId, { afterSeq: from, beforeSeq: before, limit: REPLAY_PAGE, fromEnd: false })
-        for (const message of page) deliverMessage(message)
-        if (page.length < REPLAY_PAGE) return
-        from = page.at(-1)!.seq
-      }
+    const stream = new ChatStream(this.deps, viewer, chatId, afterSeq ?? undefined, marks, onOverflow, closed)
+    try {
+      await stream.open()
+    } catch (error) {
+      closed()
+      throw error
     }
-
-    const deliverMessage = (message: MessageRecord) => {
-      if (message.seq <= lastDelivered) return
-      queue.push({ kind: 'message', chatId, message: toMessageView(message, viewer.userId) })
-      lastDelivered = message.seq
-      if (message.senderId !== viewer.userId) deliveredFromPeer = Math.max(deliveredFromPeer, message.seq)
-    }
-
-    const close = (reason: ChatCloseReason) => {
-      queue.push({ kind: 'closed', chatId, reason })
-      queue.end()
-    }
-
-    const handle = async (task: ChatTask) => {
-      switch (task.kind) {
-        case 'replay': {
-          // Read after the channel is live: whatever is published from here on reaches the inbox.
-          const found = await chats.getChat(chatId)
-          if (!found || found.expiresAt <= clock.now()) return close('EXPIRED')
-          lastDelivered = afterSeq ?? found.lastSeq
-          await deliverStoredAfter(lastDelivered)
-          if (found.status !== 'ACTIVE') return close(found.status)
-          armExpiry(found.expiresAt)
-          return
-        }
-        case 'message': {
-          const { message } = task
-          if (message.seq > lastDelivered + 1) await deliverStoredAfter(lastDelivered, message.seq)
-          deliverMessage(message)
-          armExpiry(task.expiresAt)
-          return
-        }
-        case 'typing':
-          if (task.userId !== viewer.userId) queue.push({ kind: 'typing', chatId, typing: task.typing })
-          return
-        case 'receipt':
-          if (task.userId !== viewer.userId) {
-            queue.push({ kind: 'receipt', chatId, peerDeliveredSeq: task.deliveredSeq, peerReadSeq: task.readSeq })
-          }
-          return
-        case 'presence':
-          if (task.userId !== viewer.userId) queue.push({ kind: 'presence', chatId, peerPresent: task.present })
-          return
-        case 'closed':
-          return close(task.reason)
-        case 'expiry-check': {
-          const found = await chats.getChat(chatId)
-          if (!found || found.expiresAt <= clock.now()) return close('EXPIRED')
-          expiryTimer = undefined
-          armExpiry(found.expiresAt)
-          return
-        }
-      }
-    }
-
-    const pump = async () => {
-      if (pumping) return
-      pumping = true
-      try {
-        while (inbox.length > 0 && !queue.isEnded) await handle(inbox.shift()!)
-      } catch (error) {
-        queue.fail(error)
-      } finally {
-        pumping = false
-      }
-      // A message pushed to a live subscription of the recipient counts as delivered. Marks are
-      // coalesced: one write (and one receipt) per burst of messages, not one per message.
-      if (deliveredFromPeer > markedDelivered && !receiptTimer) {
-        receiptTimer = setTimeout(() => {
-          receiptTimer = undefined
-          if (deliveredFromPeer <= markedDelivered) return
-          markedDelivered = deliveredFromPeer
-          void chatService.markDelivered(chatId, side, viewer.userId, markedDelivered).catch(() => undefined)
-        }, RECEIPT_DELAY_MS)
-        receiptTimer.unref()
-      }
-    }
-
-    const unsubscribe = await events.subscribe(topics.chat(chatId), (event) => {
-      inbox.push(event)
-      void pump()
-    })
-    const entry = { chatId, userId: viewer.userId, subscriptionId }
-    this.present.set(subscriptionId, entry)
-    closeSubscription = async () => {
-      clearTimeout(expiryTimer)
-      this.present.delete(subscriptionId)
-      await unsubscribe()
-      await typing.stop(chatId, viewer.userId)
-      if (await presence.leave(chatId, viewer.userId, subscriptionId).catch(() => false)) {
-        await events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId: viewer.userId, present: false })
-      }
-    }
-    if (await presence.join(chatId, viewer.userId, subscriptionId, this.deps.presenceTtlMs)) {
-      await events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId: viewer.userId, present: true })
-    }
-    void pump()
-    return queue
+    this.streams.add(stream)
+    return stream.queue
   }
 
-  /** The caller's private stream, on every device, whichever process each is connected to. */
+  /**
+   * The caller's private stream, on every device, whichever process each is connected to. It
+   * listens to the user's channel (chats started) and to each of the user's chats (messages for
+   * them, closes), so a message costs one event, not one per audience.
+   */
   async notifications(viewer: Viewer, onOverflow?: () => void): Promise<AsyncIterableIterator<NotificationView>> {
-    let unsubscribe: () => Promise<void> = async () => {}
-    const queue = new EventQueue<NotificationView>(this.deps.maxQueuedEvents, () => void unsubscribe(), onOverflow)
-    unsubscribe = await this.deps.events.subscribe(topics.user(viewer.userId), (event: UserBusEvent) => {
-      queue.push(
-        event.kind === 'newMessage' ? { ...event, message: toMessageView(event.message, viewer.userId) } : event,
-      )
+    const { events, chats } = this.deps
+    const listening = new Map<string, Unsubscribe | undefined>()
+    let userChannel: Unsubscribe | undefined
+    const stop = async () => {
+      await userChannel?.()
+      for (const unsubscribe of listening.values()) await unsubscribe?.()
+      listening.clear()
+    }
+    const queue = new EventQueue<NotificationView>(this.deps.maxQueuedEvents, () => void stop(), onOverflow)
+    const notified = new Set<string>()
+
+    const onChatEvent = (event: ChatBusEvent) => {
+      if (event.kind === 'message' && event.message.senderId !== viewer.userId) {
+        notified.add(event.chatId)
+        queue.push({
+          kind: 'newMessage',
+          chatId: event.chatId,
+          message: toMessageView(event.message, viewer.userId),
+          unreadCount: event.recipientUnread,
+        })
+      } else if (event.kind === 'closed') {
+        queue.push({ kind: 'chatClosed', chatId: event.chatId, reason: event.reason })
+        const unsubscribe = listening.get(event.chatId)
+        listening.delete(event.chatId)
+        void unsubscribe?.()
+      }
+    }
+    const listen = async (chatId: string) => {
+      if (listening.has(chatId) || queue.isEnded || listening.size >= NOTIFIED_CHATS_MAX) return
+      listening.set(chatId, undefined)
+      const unsubscribe = await events.subscribe(topics.chat(chatId), onChatEvent)
+      if (queue.isEnded || !listening.has(chatId)) return void (await unsubscribe())
+      listening.set(chatId, unsubscribe)
+    }
+    // A chat that just started may have had its first message before its channel was heard.
+    const listenFromStart = async (chatId: string) => {
+      await listen(chatId)
+      const chat = await this.deps.chatService.find(viewer, chatId)
+      if (!chat || chat.chat.lastSeq === 0 || notified.has(chatId)) return
+      const [latest] = await chats.listMessages(chatId, { limit: 1, fromEnd: true })
+      if (!latest || latest.senderId === viewer.userId || notified.has(chatId)) return
+      notified.add(chatId)
+      queue.push({ kind: 'newMessage', chatId, message: toMessageView(latest, viewer.userId), unreadCount: chat.chat[chat.side].unread })
+    }
+
+    userChannel = await events.subscribe(topics.user(viewer.userId), (event: UserBusEvent) => {
+      if (event.kind === 'chatStarted') queue.push(event)
+      void listenFromStart(event.chatId).catch((error: unknown) => queue.fail(error))
     })
+    const chatIds = await chats.listChatIds(viewer.userId)
+    await Promise.all(chatIds.slice(0, NOTIFIED_CHATS_MAX).map(listen))
     return queue
   }
 
@@ -246,10 +188,19 @@ export class LiveService {
   close(): void {
     clearInterval(this.heartbeat)
     clearInterval(this.sweeper)
+    clearInterval(this.expiryClock)
+  }
+
+  private checkExpiries(): void {
+    const now = this.deps.clock.now()
+    for (const stream of this.streams) stream.checkExpiry(now)
   }
 
   private async beat(): Promise<void> {
-    await this.deps.presence.heartbeat([...this.present.values()], this.deps.presenceTtlMs).catch(() => undefined)
+    const back = await this.deps.presence.heartbeat().catch(() => [])
+    for (const { chatId, userId } of back) {
+      await this.deps.events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId, present: true })
+    }
   }
 
   /** Reports users whose every subscription died with its process. */
@@ -257,6 +208,220 @@ export class LiveService {
     const gone = await this.deps.presence.sweepExpired().catch(() => [])
     for (const { chatId, userId } of gone) {
       await this.deps.events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId, present: false })
+    }
+  }
+}
+
+/** Highest seq of the peer's messages sent as a receipt, and stored, by any of the streams. */
+interface DeliveryMarks {
+  streams: number
+  sent: number
+  stored: number
+}
+
+/**
+ * One chatEvents subscription: its channel listener feeds an inbox that is worked off strictly in
+ * order (a message may first need a read of the ones it skipped), into a bounded queue.
+ */
+class ChatStream {
+  readonly queue: EventQueue<ChatEventView>
+  private readonly inbox: ChatTask[] = []
+  private pumping = false
+  private unsubscribe: Unsubscribe | undefined
+  private closed = false
+  private side: ChatSide = 'a'
+  private status: ChatRecord['status'] = 'ACTIVE'
+  private lastDelivered = 0
+  private expiresAt = 0
+  private expiryPending = false
+  /** Highest seq of the peer's messages pushed to this client. */
+  private deliveredFromPeer = 0
+  private receiptTimer: NodeJS.Timeout | undefined
+  private storeTimer: NodeJS.Timeout | undefined
+  /** The marks as this stream knows them, so that receipts never move back. */
+  private ownReadSeq = 0
+  private peerDeliveredSeq = 0
+  private peerReadSeq = 0
+  private peerTyping = false
+
+  constructor(
+    private readonly deps: LiveServiceOptions,
+    private readonly viewer: Viewer,
+    private readonly chatId: string,
+    private readonly afterSeq: number | undefined,
+    private readonly delivered: DeliveryMarks,
+    onOverflow: (() => void) | undefined,
+    private readonly onClosed: () => void,
+  ) {
+    this.queue = new EventQueue<ChatEventView>(deps.maxQueuedEvents, () => void this.close(), onOverflow)
+  }
+
+  /**
+   * Subscribes the channel, then reads the chat once: that read authorises the caller (NOT_FOUND
+   * for anyone but a participant of a live chat) and is the point from which nothing published is
+   * missed. Throws, holding nothing, when the caller may not subscribe.
+   */
+  async open(): Promise<void> {
+    const { events, presence, chatService } = this.deps
+    const { chatId, viewer } = this
+    this.unsubscribe = await events.subscribe(topics.chat(chatId), (event) => this.enqueue(event))
+    let found: Awaited<ReturnType<ChatService['find']>>
+    try {
+      found = await chatService.find(viewer, chatId)
+    } finally {
+      if (!found) await this.unsubscribe()
+    }
+    if (!found) throw notFound('Chat')
+    const { chat, side } = found
+    this.side = side
+    this.status = chat.status
+    this.lastDelivered = this.afterSeq ?? chat.lastSeq
+    this.expiresAt = chat.expiresAt
+    this.delivered.stored = Math.max(this.delivered.stored, chat[side].deliveredSeq)
+    this.ownReadSeq = chat[side].readSeq
+    this.peerDeliveredSeq = chat[other(side)].deliveredSeq
+    this.peerReadSeq = chat[other(side)].readSeq
+    this.inbox.unshift({ kind: 'replay' })
+    if (await presence.join(chatId, viewer.userId)) {
+      await events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId: viewer.userId, present: true })
+    }
+    void this.pump()
+  }
+
+  checkExpiry(now: number): void {
+    if (this.expiresAt > now || this.expiryPending) return
+    this.expiryPending = true
+    this.enqueue({ kind: 'expiry-check' })
+  }
+
+  private enqueue(task: ChatTask): void {
+    this.inbox.push(task)
+    // Until the chat is read (open), events only wait in the inbox.
+    if (this.expiresAt > 0) void this.pump()
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.inbox.length > 0 && !this.queue.isEnded) await this.handle(this.inbox.shift()!)
+    } catch (error) {
+      this.queue.fail(error)
+    } finally {
+      this.pumping = false
+    }
+    if (this.deliveredFromPeer > this.delivered.sent && !this.receiptTimer && !this.closed) {
+      this.receiptTimer = setTimeout(() => this.sendReceipt(), RECEIPT_DELAY_MS)
+      this.receiptTimer.unref()
+    }
+  }
+
+  private async handle(task: ChatTask): Promise<void> {
+    const { queue, chatId, viewer } = this
+    switch (task.kind) {
+      case 'replay':
+        if (this.afterSeq !== undefined) await this.deliverStoredAfter(this.afterSeq)
+        if (this.status !== 'ACTIVE') return this.end(this.status)
+        return
+      case 'message': {
+        const { message } = task
+        if (message.seq > this.lastDelivered + 1) await this.deliverStoredAfter(this.lastDelivered, message.seq)
+        this.deliver(message)
+        this.expiresAt = Math.max(this.expiresAt, task.expiresAt)
+        return
+      }
+      case 'typing':
+        if (task.userId === viewer.userId) return
+        this.peerTyping = task.typing
+        queue.push({ kind: 'typing', chatId, typing: task.typing })
+        return
+      case 'receipt':
+        if (task.userId === viewer.userId) {
+          this.ownReadSeq = Math.max(this.ownReadSeq, task.readSeq)
+          return
+        }
+        if (task.deliveredSeq <= this.peerDeliveredSeq && task.readSeq <= this.peerReadSeq) return
+        this.peerDeliveredSeq = Math.max(this.peerDeliveredSeq, task.deliveredSeq)
+        this.peerReadSeq = Math.max(this.peerReadSeq, task.readSeq)
+        queue.push({ kind: 'receipt', chatId, peerDeliveredSeq: this.peerDeliveredSeq, peerReadSeq: this.peerReadSeq })
+        return
+      case 'presence':
+        if (task.userId !== viewer.userId) queue.push({ kind: 'presence', chatId, peerPresent: task.present })
+        return
+      case 'closed':
+        return this.end(task.reason)
+      case 'expiry-check': {
+        const found = await this.deps.chats.getChat(chatId)
+        this.expiryPending = false
+        if (!found || found.expiresAt <= this.deps.clock.now()) return this.end('EXPIRED')
+        this.expiresAt = found.expiresAt
+        return
+      }
+    }
+  }
+
+  private async deliverStoredAfter(from: number, before?: number): Promise<void> {
+    for (;;) {
+      const page = await this.deps.chats.listMessages(this.chatId, { afterSeq: from, beforeSeq: before, limit: REPLAY_PAGE, fromEnd: false })
+      for (const message of page) this.deliver(message)
+      if (page.length < REPLAY_PAGE) return
+      from = page.at(-1)!.seq
+    }
+  }
+
+  private deliver(message: MessageRecord): void {
+    if (message.seq <= this.lastDelivered) return
+    const fromPeer = message.senderId !== this.viewer.userId
+    // A message of the peer ends its typing; the typist's process sends no event for that.
+    if (fromPeer && this.peerTyping) {
+      this.peerTyping = false
+      this.queue.push({ kind: 'typing', chatId: this.chatId, typing: false })
+    }
+    this.queue.push({ kind: 'message', chatId: this.chatId, message: toMessageView(message, this.viewer.userId) })
+    this.lastDelivered = message.seq
+    if (fromPeer) this.deliveredFromPeer = Math.max(this.deliveredFromPeer, message.seq)
+  }
+
+  private end(reason: ChatCloseReason): void {
+    this.queue.push({ kind: 'closed', chatId: this.chatId, reason })
+    this.queue.end()
+  }
+
+  /** A message pushed to a live subscription of the recipient counts as delivered. */
+  private sendReceipt(): void {
+    this.receiptTimer = undefined
+    const { delivered } = this
+    if (this.deliveredFromPeer <= delivered.sent) return
+    delivered.sent = this.deliveredFromPeer
+    void this.deps.chatService.publishReceipt(this.chatId, this.viewer.userId, { readSeq: this.ownReadSeq, deliveredSeq: delivered.sent })
+    if (!this.storeTimer && !this.closed) {
+      this.storeTimer = setTimeout(() => this.storeDelivered(), DELIVERED_STORE_DELAY_MS)
+      this.storeTimer.unref()
+    }
+  }
+
+  private storeDelivered(): void {
+    this.storeTimer = undefined
+    const { delivered } = this
+    if (delivered.sent <= delivered.stored) return
+    delivered.stored = delivered.sent
+    void this.deps.chatService.storeDelivered(this.chatId, this.side, delivered.stored).catch(() => undefined)
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.onClosed()
+    clearTimeout(this.receiptTimer)
+    clearTimeout(this.storeTimer)
+    this.sendReceipt()
+    this.storeDelivered()
+    const { events, presence, typing } = this.deps
+    const { chatId, viewer } = this
+    await this.unsubscribe?.()
+    await typing.stop(chatId, viewer.userId)
+    if (await presence.leave(chatId, viewer.userId).catch(() => false)) {
+      await events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId: viewer.userId, present: false })
     }
   }
 }

@@ -3,7 +3,8 @@ import { topics, type EventBus } from './events.js'
 /**
  * Typing indicators: never stored, only published. The process that took the last
  * setTyping(true) of a user in a chat owns a timer that sends typing=false after `timeoutMs`
- * without a refresh; a message or the end of the typist's subscription sends it at once.
+ * without a refresh; the end of the typist's subscription sends it at once, and a message of the
+ * typist ends it without an event (subscribers read it from the message).
  */
 export class TypingTracker {
   private readonly timers = new Map<string, NodeJS.Timeout>()
@@ -14,7 +15,7 @@ export class TypingTracker {
   ) {}
 
   private key(chatId: string, userId: string): string {
-    return JSON.stringify([chatId, userId])
+    return `${chatId} ${userId}`
   }
 
   async set(chatId: string, userId: string, typing: boolean): Promise<void> {
@@ -40,6 +41,13 @@ export class TypingTracker {
     clearTimeout(this.timers.get(key))
     this.timers.delete(key)
     await this.publish(chatId, userId, false)
+  }
+
+  /** The user sent a message, which ends their typing for every subscriber: no event needed. */
+  ended(chatId: string, userId: string): void {
+    const key = this.key(chatId, userId)
+    clearTimeout(this.timers.get(key))
+    this.timers.delete(key)
   }
 
   close(): void {

@@ -26,7 +26,8 @@ export class RedisEventBus implements EventBus {
 
   constructor(options: RedisEventBusOptions) {
     const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2_000)
-    this.publisher = new Redis(options.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3 })
+    // Commands of one tick go out in one write: a burst of events costs one syscall, not one each.
+    this.publisher = new Redis(options.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true })
     this.subscriber = new Redis(options.url, { retryStrategy, lazyConnect: true, autoResubscribe: true })
     const log = (this.log = options.logger.child({ component: 'redis' }))
     for (const [role, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
