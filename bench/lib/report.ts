@@ -285,9 +285,11 @@ function tables(r: Results): Table[] {
         (c.busyAfterStartMs && c.busyAfterStartMs > 2_000 ? `The three fresh servers kept busy for ${(c.busyAfterStartMs / 1000).toFixed(1)} s after start before anything was measured. ` : '') +
         `Redis PUBLISH per typing event: ${per(p.typing)} across two processes, ${per(p.typingOneProcess)} on one. ` +
         (p.messages
-          ? `Per message: ${per(p.messages)}, by kind: ${Object.entries(p.messages.byKind ?? {})
-              .map(([k, v]) => `${k} ${(v / Math.max(1, p.messages!.events)).toFixed(2)}`)
-              .join(', ')}.`
+          ? `Messages: ${num(p.messages.byKind?.message ?? 0)} PUBLISH of kind message for ${num(p.messages.events)} messages; ` +
+            `all PUBLISH by kind: ${Object.entries(p.messages.byKind ?? {})
+              .map(([k, v]) => `${k} ${num(v)}`)
+              .join(', ')} (a receipt is an event of its own: the recipient's device got the messages; ` +
+            `at most one per chat side per 100 ms).`
           : ''),
     })
   }
