@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import http from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { CreatePostDocument, SendMessageDocument, StartChatDocument } from './generated/graphql.js'
 import { redisEnv, startPeerApp, startTestApp } from './support/app.js'
@@ -29,6 +30,33 @@ describe('rate limits', () => {
     } finally {
       await two.stop()
       await one.stop()
+    }
+  })
+})
+
+describe('request bodies', () => {
+  it('refuses a JSON body of unknown length (chunked) with 411 before reading it, and answers a declared one', async () => {
+    const app = await startTestApp()
+    try {
+      const post = (body: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = http.request(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+            let text = ''
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()))
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+          })
+          req.on('error', reject)
+          req.end(body)
+        })
+      const query = JSON.stringify({ query: 'mutation { signUp { token } }' })
+      const chunked = await post(query, { 'transfer-encoding': 'chunked' })
+      expect(chunked.status).toBe(411)
+      expect(JSON.parse(chunked.text).errors[0].extensions.code).toBe('BAD_REQUEST')
+      const declared = await post(query, { 'content-length': String(Buffer.byteLength(query)) })
+      expect(declared.status).toBe(200)
+      expect(JSON.parse(declared.text).data.signUp.token).toEqual(expect.any(String))
+    } finally {
+      await app.stop()
     }
   })
 })

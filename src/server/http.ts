@@ -104,7 +104,10 @@ export function createHushServer(options: HushServerOptions): HushServer {
       // Errors reaching the client were already judged by maskError, which logs unexpected ones in full.
       error: (...args) => logger.debug({ yoga: args }, 'yoga'),
     },
-    plugins: [requestLog, trackInFlight],
+    // Yoga's own limit wraps every body in a counting stream, which costs more than a small
+    // mutation; a declared Content-Length is checked instead (node's parser never reads past it).
+    maxRequestBodySize: false,
+    plugins: [useContentLengthLimit(Math.max(MAX_REQUEST_BODY_BYTES, 2 * limits.maxPhotoBytes)), requestLog, trackInFlight],
     context: async (initial): Promise<GraphQLContext> => {
       if (initial.socketViewer) {
         const requestId = initial.socketRequestId ?? randomUUID()
@@ -224,6 +227,33 @@ export function createHushServer(options: HushServerOptions): HushServer {
         httpServer.closeAllConnections()
       }
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
+    },
+  }
+}
+
+/**
+ * Bodies past this are refused unread (Yoga's default). Uploads between the photo limit and this
+ * are read and refused by the multipart parser's own limit, with a clean PAYLOAD_TOO_LARGE.
+ */
+const MAX_REQUEST_BODY_BYTES = 25_000_000
+
+/**
+ * Refuses a request body past `limit` bytes before reading it, from its Content-Length. A body
+ * without one (chunked) is only taken as multipart, whose parser bounds every part it reads;
+ * anything else would be read whole to learn its size, so it gets 411.
+ */
+function useContentLengthLimit(limit: number): Plugin {
+  const refuse = (message: string, status: number, code: string) => new GraphQLError(message, { extensions: { code, http: { status } } })
+  return {
+    onRequestParse({ request }) {
+      if (request.method !== 'POST') return
+      const length = request.headers.get('content-length')
+      if (length === null) {
+        if (request.headers.get('content-type')?.startsWith('multipart/form-data')) return
+        throw refuse('A request body needs a Content-Length header.', 411, 'BAD_REQUEST')
+      }
+      if (!/^\d+$/.test(length)) throw refuse('Content-Length header is invalid.', 400, 'BAD_REQUEST')
+      if (Number(length) > limit) throw refuse('Request body too large.', 413, 'REQUEST_ENTITY_TOO_LARGE')
     },
   }
 }
