@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChatBusEvent } from '../src/domain/events.js'
 import { topics } from '../src/domain/events.js'
 import {
+  ChatDocument,
   ChatEventsDocument,
   CreatePostDocument,
   LeaveChatDocument,
@@ -167,6 +168,11 @@ describe('live events across two server processes', () => {
     await sender.until((items) => ofType(items, 'ReceiptEvent').some((r) => r.peerDeliveredSeq === 1))
     await send(two, commenter, chat.id, 'while they are here')
     await sender.until((items) => ofType(items, 'ReceiptEvent').some((r) => r.peerDeliveredSeq === 2))
+    // The live receipt is sent at once and stored lazily; closing the stream stores it.
+    recipient.stop()
+    const storedMark = async () => (await mustRequest(two.url, ChatDocument, { id: chat.id }, commenter.token)).chat?.peerDeliveredSeq
+    for (let i = 0; i < 20 && (await storedMark()) !== 2; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await storedMark()).toBe(2)
     await mustRequest(one.url, MarkReadDocument, { chatId: chat.id, seq: 2 }, author.token)
     await sender.until((items) => ofType(items, 'ReceiptEvent').some((r) => r.peerReadSeq === 2))
     expect(ofType(recipient.items, 'ReceiptEvent')).toEqual([])

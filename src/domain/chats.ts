@@ -304,8 +304,8 @@ export class ChatService {
     return this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
   }
 
-  publishReceipt(chatId: string, userId: string, marks: { readSeq: number; deliveredSeq: number }): Promise<void> {
-    return this.deps.events.publish(topics.chat(chatId), { kind: 'receipt', chatId, userId, ...marks })
+  publishReceipt(chatId: string, userId: string, marks: { readSeq: number; deliveredSeq: number }, stored = true): Promise<void> {
+    return this.deps.events.publish(topics.chat(chatId), { kind: 'receipt', chatId, userId, ...marks, stored })
   }
 
   private async publishClosed(chat: ChatRecord, reason: ChatCloseReason): Promise<void> {

@@ -27,8 +27,11 @@ export type ChatBusEvent =
       recipientUnread: number
     }
   | { kind: 'typing'; chatId: string; userId: string; typing: boolean }
-  /** A participant's marks as far as the publisher knows them; receivers keep the highest. */
-  | { kind: 'receipt'; chatId: string; userId: string; readSeq: number; deliveredSeq: number }
+  /**
+   * A participant's marks as far as the publisher knows them; receivers keep the highest.
+   * `stored`: already written (markRead, history reads), not only sent from a live stream.
+   */
+  | { kind: 'receipt'; chatId: string; userId: string; readSeq: number; deliveredSeq: number; stored: boolean }
   | { kind: 'presence'; chatId: string; userId: string; present: boolean }
   | { kind: 'closed'; chatId: string; reason: ChatCloseReason }
 

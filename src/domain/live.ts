@@ -43,11 +43,12 @@ const TYPING_AUTH_MAX_AGE_MS = 30_000
 /** A stream sends at most one delivery receipt per this long (one per burst of messages). */
 const RECEIPT_DELAY_MS = 100
 /**
- * A stream stores its delivered mark at most once per this long, and when it closes: the live
- * receipt already told the peer, and a mark lost with a crashed process is set again when the
- * client reconnects and gets the messages replayed.
+ * A delivered mark is stored this long after its receipt went out, or when the stream closes,
+ * unless the user's own message or read mark stored it meanwhile (a reply does, in its own
+ * write). The live receipt already told the peer; a mark lost with a crashed process is set again
+ * when the client reconnects and gets the messages replayed.
  */
-const DELIVERED_STORE_DELAY_MS = 1_000
+const DELIVERED_STORE_DELAY_MS = 5_000
 /** How often open streams are checked for their chat's expiry. */
 const EXPIRY_CHECK_MS = 1_000
 /** A notifications stream listens to at most this many of the user's chats (100 live, plus slack). */
@@ -338,6 +339,7 @@ class ChatStream {
       case 'receipt':
         if (task.userId === viewer.userId) {
           this.ownReadSeq = Math.max(this.ownReadSeq, task.readSeq)
+          if (task.stored) this.delivered.stored = Math.max(this.delivered.stored, task.deliveredSeq)
           return
         }
         if (task.deliveredSeq <= this.peerDeliveredSeq && task.readSeq <= this.peerReadSeq) return
@@ -380,6 +382,8 @@ class ChatStream {
     this.queue.push({ kind: 'message', chatId: this.chatId, message: toMessageView(message, this.viewer.userId) })
     this.lastDelivered = message.seq
     if (fromPeer) this.deliveredFromPeer = Math.max(this.deliveredFromPeer, message.seq)
+    // The user's own send stored their delivered mark up to its seq, in the same write.
+    else this.delivered.stored = Math.max(this.delivered.stored, message.seq)
   }
 
   private end(reason: ChatCloseReason): void {
@@ -393,7 +397,7 @@ class ChatStream {
     const { delivered } = this
     if (this.deliveredFromPeer <= delivered.sent) return
     delivered.sent = this.deliveredFromPeer
-    void this.deps.chatService.publishReceipt(this.chatId, this.viewer.userId, { readSeq: this.ownReadSeq, deliveredSeq: delivered.sent })
+    void this.deps.chatService.publishReceipt(this.chatId, this.viewer.userId, { readSeq: this.ownReadSeq, deliveredSeq: delivered.sent }, false)
     if (!this.storeTimer && !this.closed) {
       this.storeTimer = setTimeout(() => this.storeDelivered(), DELIVERED_STORE_DELAY_MS)
       this.storeTimer.unref()
