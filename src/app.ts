@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import type { Logger } from 'pino'

@@ -45,6 +45,8 @@ describe('graphql-ws on /graphql', () => {
         client.subscribe({ query: '{ nope }' }, { next: () => {}, error: resolve, complete: () => {} }),
       )
       expect(JSON.stringify(errors)).toContain('Cannot query field')
+      // Coded as over HTTP: the same masker judges both paths.
+      expect(JSON.stringify(errors)).toContain('BAD_USER_INPUT')
     } finally {
       await client.dispose()
     }

@@ -1,20 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { GraphQLError, type ExecutionArgs } from 'graphql'
+import { GraphQLError } from 'graphql'
 import { createFetch } from '@whatwg-node/fetch'
 import { createYoga, type Plugin } from 'graphql-yoga'
-import { CloseCode, type ServerOptions } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import type { Limits } from '../config.js'
-import type { Viewer } from '../domain/ports.js'
 import { isPhotoPath, parsePhotoRequest } from '../domain/photos.js'
 import type { Services } from '../domain/services.js'
 import type { GraphQLContext } from '../schema/context.js'
 import { schema } from '../schema/index.js'
 import { createErrorMasker } from './errors.js'
+import { socketOperations } from './socket-operations.js'
 
 export const GRAPHQL_PATH = '/graphql'
 
@@ -26,19 +25,6 @@ export interface HushServerOptions {
   checkReadiness: () => Promise<void>
 }
 
-/** What the graphql-ws adapter hands to Yoga's context factory for one operation. */
-interface SocketContext {
-  socketViewer: Viewer
-  socketRequestId: string
-  socketCutOff: () => void
-}
-
-/** Set per socket in `onConnect`, read per operation. */
-type SocketExtra = {
-  viewer?: Viewer
-  connectionId?: string
-}
-
 export interface HushServer {
   listen(port: number, host: string): Promise<AddressInfo>
   /** Stops accepting, tells socket clients to reconnect elsewhere (1001), waits for in-flight work. */
@@ -48,8 +34,8 @@ export interface HushServer {
 /**
  * One HTTP server: Yoga serves queries, mutations and GraphiQL on /graphql; graphql-ws serves
  * subscriptions (and any operation) on the same path; /healthz and /readyz answer probes.
- * The socket path goes through `yoga.getEnveloped`, so both paths share one plugin chain
- * (parse and validate caches, error masking).
+ * Both paths share the schema, the resolver context and the error masker; the socket path runs
+ * graphql-js directly (see socket-operations.ts).
  */
 export function createHushServer(options: HushServerOptions): HushServer {
   const { services, logger, limits } = options
@@ -60,6 +46,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
     if (inFlight === 0) for (const resolve of idle) resolve()
   }
 
+  const maskError = createErrorMasker(logger)
   const requestIds = new WeakMap<Request, { id: string; started: number }>()
   const trackInFlight: Plugin = {
     onExecute() {
@@ -87,7 +74,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
     },
   }
 
-  const yoga = createYoga<Partial<SocketContext>, GraphQLContext>({
+  const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     // Uploads are refused while streaming once past the photo limit, never buffered whole.
     fetchAPI: createFetch({
@@ -96,7 +83,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: { subscriptionsProtocol: 'WS', title: 'Hush' },
-    maskedErrors: { maskError: createErrorMasker(logger) },
+    maskedErrors: { maskError },
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
       info: (...args) => logger.info({ yoga: args }, 'yoga'),
@@ -109,10 +96,6 @@ export function createHushServer(options: HushServerOptions): HushServer {
     maxRequestBodySize: false,
     plugins: [useContentLengthLimit(Math.max(MAX_REQUEST_BODY_BYTES, 2 * limits.maxPhotoBytes)), requestLog, trackInFlight],
     context: async (initial): Promise<GraphQLContext> => {
-      if (initial.socketViewer) {
-        const requestId = initial.socketRequestId ?? randomUUID()
-        return { viewer: initial.socketViewer, services, requestId, cutOff: initial.socketCutOff }
-      }
       const requestId = requestIds.get(initial.request)?.id ?? randomUUID()
       const viewer = await services.accounts.authenticate(initial.request.headers.get('authorization'))
       return { viewer, services, requestId }
@@ -145,59 +128,19 @@ export function createHushServer(options: HushServerOptions): HushServer {
 
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
 
-  useServer<Record<string, unknown> | undefined, SocketExtra>(
-    {
-      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
-      execute: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onConnect: async (ctx) => {
-        // GraphiQL forwards its header editor as the payload, so "Authorization" counts too.
-        const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization
-        const viewer = await services.accounts.authenticate(typeof authorization === 'string' ? authorization : undefined)
-        // graphql-ws answers false with 4403 Forbidden, which its client treats as retryable.
-        if (!viewer || draining) return false
-        ctx.extra.viewer = viewer
-        ctx.extra.connectionId = randomUUID()
-        const socket = ctx.extra.socket
-        const msUntilExpiry = viewer.expiresAt * 1000 - Date.now()
-        if (msUntilExpiry < 2 ** 31 - 1) {
-          const timer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), msUntilExpiry)
-          socket.once('close', () => clearTimeout(timer))
-        }
-        return true
+  useServer(
+    socketOperations({
+      schema,
+      services,
+      limits,
+      maskError,
+      accepting: () => !draining,
+      onExecuteStart: () => inFlight++,
+      onExecuteEnd: () => {
+        inFlight--
+        settle()
       },
-      onSubscribe: async (ctx, id, payload) => {
-        const viewer = ctx.extra.viewer
-        if (!viewer) throw new Error('operation on an unauthenticated socket')
-        if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerConnection) {
-          return [
-            new GraphQLError(`At most ${limits.maxSubscriptionsPerConnection} operations per connection.`, {
-              extensions: { code: 'RATE_LIMITED' },
-            }),
-          ]
-        }
-        const socket = ctx.extra.socket
-        const enveloped = yoga.getEnveloped({
-          socketViewer: viewer,
-          socketRequestId: `${ctx.extra.connectionId}:${id}`,
-          // 1013 "try again later": graphql-ws clients reconnect and resume with afterSeq.
-          socketCutOff: () => socket.close(1013, 'Subscriber too slow'),
-          params: payload,
-        } as never)
-        const document = enveloped.parse(payload.query)
-        const errors = enveloped.validate(enveloped.schema, document)
-        if (errors.length > 0) return errors
-        const root = { execute: enveloped.execute, subscribe: enveloped.subscribe } as EnvelopedRoot
-        return {
-          schema: enveloped.schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: root,
-        }
-      },
-    },
+    }),
     wsServer,
   )
 
@@ -257,14 +200,6 @@ function useContentLengthLimit(limit: number): Plugin {
     },
   }
 }
-
-/** Yoga's enveloped execute/subscribe, carried to graphql-ws through `rootValue`. */
-interface EnvelopedRoot {
-  execute: (args: ExecutionArgs) => OperationResult
-  subscribe: (args: ExecutionArgs) => OperationResult
-}
-
-type OperationResult = ReturnType<NonNullable<ServerOptions['execute']>>
 
 /** GET of a signed photo URL; 404 for anything invalid, expired, already viewed or gone alike. */
 async function servePhoto(services: Services, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
