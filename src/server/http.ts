@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net'
 import { GraphQLError } from 'graphql'
 import { createFetch } from '@whatwg-node/fetch'
 import { createYoga, type Plugin } from 'graphql-yoga'
-import { useServer } from 'graphql-ws/use/ws'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import type { Limits } from '../config.js'
@@ -14,6 +13,7 @@ import type { GraphQLContext } from '../schema/context.js'
 import { schema } from '../schema/index.js'
 import { createErrorMasker } from './errors.js'
 import { socketOperations } from './socket-operations.js'
+import { serveGraphQLWs } from './ws-adapter.js'
 
 export const GRAPHQL_PATH = '/graphql'
 
@@ -123,12 +123,18 @@ export function createHushServer(options: HushServerOptions): HushServer {
       )
       return
     }
+    // A refused upload is answered before its body is read; the rest is read and dropped, so the
+    // client gets the answer instead of a reset connection.
+    res.once('finish', () => {
+      if (!req.complete && !req.destroyed) req.resume()
+    })
     void yoga.handle(req, res)
   })
 
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
 
-  useServer(
+  const stopKeepAlive = serveGraphQLWs(
+    wsServer,
     socketOperations({
       schema,
       services,
@@ -141,7 +147,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
         settle()
       },
     }),
-    wsServer,
+    { logger },
   )
 
   return {
@@ -169,6 +175,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
         for (const socket of wsServer.clients) socket.terminate()
         httpServer.closeAllConnections()
       }
+      stopKeepAlive()
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
     },
   }
