@@ -10,11 +10,11 @@ import {
   type GraphQLSchema,
 } from 'graphql'
 import { CloseCode, type ServerOptions } from 'graphql-ws'
-import type { Extra } from 'graphql-ws/use/ws'
 import type { Limits } from '../config.js'
 import type { Viewer } from '../domain/ports.js'
 import type { Services } from '../domain/services.js'
 import type { GraphQLContext } from '../schema/context.js'
+import type { Extra } from './ws-adapter.js'
 
 export interface SocketOperationsOptions {
   schema: GraphQLSchema
@@ -64,7 +64,7 @@ export function socketOperations(options: SocketOperationsOptions): ServerOption
       ctx.extra.viewer = viewer
       ctx.extra.connectionId = (++connections).toString(36)
       // The upgrade request is not needed past here, and would be kept for the socket's life.
-      ;(ctx.extra as { request?: unknown }).request = undefined
+      ctx.extra.request = undefined
       const socket = ctx.extra.socket
       const msUntilExpiry = viewer.expiresAt * 1000 - Date.now()
       if (msUntilExpiry < 2 ** 31 - 1) {

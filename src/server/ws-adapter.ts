@@ -1,0 +1,113 @@
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws'
+import type { Logger } from 'pino'
+import type { WebSocket, WebSocketServer } from 'ws'
+
+/** What graphql-ws hands to Hush's server options as `ctx.extra`. */
+export interface Extra {
+  readonly socket: WebSocket
+  /** The upgrade request; cleared by Hush once the connection is authenticated. */
+  request: IncomingMessage | undefined
+}
+
+export interface WsAdapterOptions {
+  logger: Logger
+  /**
+   * A socket is pinged this often, and closed when it has not answered the previous ping by the
+   * next one (graphql-ws's own `ws` adapter waits as long). Default 12 s.
+   */
+  keepAliveMs?: number
+}
+
+/**
+ * graphql-ws's transport-free server on a `ws` server: Hush's own version of `graphql-ws/use/ws`.
+ * It differs where a server with thousands of mostly idle sockets pays for it:
+ * - one keep-alive timer for all sockets instead of an interval and a timeout per socket;
+ * - frames are written without waiting for each one's callback (unless the client stopped
+ *   reading), and a socket is corked for the rest of the tick, so a mutation's `next` and
+ *   `complete` (or a burst of events) leave in one write instead of one system call each;
+ * - an incoming frame is not held by a pending handler for as long as the subscription it
+ *   started lives.
+ * Returns a function that stops the keep-alive timer.
+ */
+export function serveGraphQLWs<P extends Record<string, unknown> | undefined, E extends Extra>(
+  wsServer: WebSocketServer,
+  options: ServerOptions<P, E>,
+  adapter: WsAdapterOptions,
+): () => void {
+  const { logger } = adapter
+  const keepAliveMs = adapter.keepAliveMs ?? 12_000
+  const server = makeServer(options)
+  const awaitingPong = new Set<WebSocket>()
+  wsServer.options.handleProtocols = handleProtocols
+
+  const keepAlive = setInterval(() => {
+    for (const socket of wsServer.clients) {
+      if (awaitingPong.has(socket)) {
+        socket.terminate()
+        continue
+      }
+      if (socket.readyState !== socket.OPEN) continue
+      awaitingPong.add(socket)
+      socket.ping()
+    }
+  }, keepAliveMs)
+  keepAlive.unref()
+  function answered(this: WebSocket) {
+    awaitingPong.delete(this)
+  }
+
+  const internalError = (socket: WebSocket, error: unknown, what: string) => {
+    logger.error({ err: error }, what)
+    socket.close(CloseCode.InternalServerError, 'Internal server error')
+  }
+
+  wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    socket.once('error', (error) => internalError(socket, error, 'WebSocket error'))
+    socket.on('pong', answered)
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => {
+          if (socket.readyState !== socket.OPEN) return
+          corkForTick(socket)
+          if (socket.bufferedAmount < BACKPRESSURE_BYTES) return socket.send(data)
+          // A client that stopped reading: graphql-ws waits before it takes the next event, so
+          // events pile up in the subscription's bounded queue, which cuts the client off.
+          return new Promise<void>((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())))
+        },
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (data) => {
+            handle(String(data)).catch((error: unknown) => internalError(socket, error, 'graphql-ws message failed'))
+          }),
+      },
+      { socket, request } as Extra as E,
+    )
+    socket.once('close', (code, reason) => {
+      awaitingPong.delete(socket)
+      void closed(code, String(reason))
+    })
+  })
+
+  return () => clearInterval(keepAlive)
+}
+
+/** Unflushed bytes past which a send waits for its write to complete. */
+const BACKPRESSURE_BYTES = 64 * 1024
+
+const corked = new WeakSet<Socket>()
+
+/** Holds a socket's writes until the end of this tick, so that they leave together. */
+function corkForTick(socket: WebSocket): void {
+  // ws keeps its TCP socket private; its own cork/uncork per frame nest inside this one.
+  const tcp = (socket as unknown as { _socket?: Socket })._socket
+  if (!tcp || corked.has(tcp) || tcp.destroyed) return
+  corked.add(tcp)
+  tcp.cork()
+  process.nextTick(() => {
+    corked.delete(tcp)
+    tcp.uncork()
+  })
+}
