@@ -42,6 +42,8 @@ export interface TargetResults {
   connections: ConnStep[]
   /** floor and peer: typing and messages are the same event on their side */
   events?: RateStep[]
+  /** peer: its send mutation over its graphql-ws socket */
+  eventsWs?: RateStep[]
   typing?: RateStep[]
   typingWs?: RateStep[]
   messages?: RateStep[]
@@ -211,6 +213,7 @@ function tables(r: Results): Table[] {
   addLadder('Hush typing (socket)', r.hush?.typingWs)
   addLadder('Hush messages (HTTP, stored)', r.hush?.messages)
   addLadder('peer send (HTTP)', r.peer?.events)
+  addLadder('peer send (socket)', r.peer?.eventsWs)
   addLadder('floor frame', r.floor?.events)
   out.push({
     title: `Live throughput and delivery latency (${num(Number(r.plan.rateConns))} connections open; latency = send issued → recipient's socket)`,
@@ -235,6 +238,7 @@ function tables(r: Results): Table[] {
   addHeld('Hush typing (socket)', r.hush?.typingWs)
   addHeld('Hush messages (stored)', r.hush?.messages)
   addHeld('peer (Yoga + PubSub)', r.peer?.events)
+  addHeld('peer, send over its socket', r.peer?.eventsWs)
   addHeld('floor (ws)', r.floor?.events)
   out.push({ title: 'Highest rate held at p99 ≤ 50 ms (events/s)', headers: ['scenario', 'held', '÷ peer', '÷ floor'], rows: heldRows })
 

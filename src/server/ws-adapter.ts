@@ -42,8 +42,13 @@ export function serveGraphQLWs<P extends Record<string, unknown> | undefined, E 
   const awaitingPong = new Set<WebSocket>()
   wsServer.options.handleProtocols = handleProtocols
 
+  // Sockets are spread over slices, one pinged per tick, so that thousands of pings (a system call
+  // each) never stall the event loop at once; each socket is pinged once per keepAliveMs.
+  const slices = Array.from({ length: Math.max(1, Math.round(keepAliveMs / KEEP_ALIVE_TICK_MS)) }, () => new Set<WebSocket>())
+  let tick = 0
+  let joined = 0
   const keepAlive = setInterval(() => {
-    for (const socket of wsServer.clients) {
+    for (const socket of slices[tick++ % slices.length]!) {
       if (awaitingPong.has(socket)) {
         socket.terminate()
         continue
@@ -52,7 +57,7 @@ export function serveGraphQLWs<P extends Record<string, unknown> | undefined, E 
       awaitingPong.add(socket)
       socket.ping()
     }
-  }, keepAliveMs)
+  }, keepAliveMs / slices.length)
   keepAlive.unref()
   function answered(this: WebSocket) {
     awaitingPong.delete(this)
@@ -66,6 +71,8 @@ export function serveGraphQLWs<P extends Record<string, unknown> | undefined, E 
   wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     socket.once('error', (error) => internalError(socket, error, 'WebSocket error'))
     socket.on('pong', answered)
+    const slice = slices[joined++ % slices.length]!
+    slice.add(socket)
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -87,12 +94,15 @@ export function serveGraphQLWs<P extends Record<string, unknown> | undefined, E 
     )
     socket.once('close', (code, reason) => {
       awaitingPong.delete(socket)
+      slice.delete(socket)
       void closed(code, String(reason))
     })
   })
 
   return () => clearInterval(keepAlive)
 }
+
+const KEEP_ALIVE_TICK_MS = 100
 
 /** Unflushed bytes past which a send waits for its write to complete. */
 const BACKPRESSURE_BYTES = 64 * 1024
