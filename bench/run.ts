@@ -526,7 +526,7 @@ async function runHush(results: Results): Promise<TargetResults> {
     await lg.run({ type: 'close', keep: plan.rateConns })
     await waitForServersIdle([server], plan.idleWaitMs)
     out.typing = await profiled(server, 'typing', results, () => ladder('hush typing (HTTP)', server, lg, 'typing', 'http', plan.rates))
-    if (plan.typingOverSocket) out.typingWs = await ladder('hush typing (socket)', server, lg, 'typing', 'ws', plan.rates)
+    if (plan.typingOverSocket) out.typingWs = await profiled(server, 'typing-socket', results, () => ladder('hush typing (socket)', server, lg, 'typing', 'ws', plan.rates))
     out.messages = await profiled(server, 'messages', results, () => ladder('hush messages (HTTP)', server, lg, 'message', 'http', plan.messageRates))
     log('hush: send path (closed loop)')
     await waitForQuiet(plan.quietWaitMs)
