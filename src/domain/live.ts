@@ -119,58 +119,9 @@ export class LiveService {
    * them, closes), so a message costs one event, not one per audience.
    */
   async notifications(viewer: Viewer, onOverflow?: () => void): Promise<AsyncIterableIterator<NotificationView>> {
-    const { events, chats } = this.deps
-    const listening = new Map<string, Unsubscribe | undefined>()
-    let userChannel: Unsubscribe | undefined
-    const stop = async () => {
-      await userChannel?.()
-      for (const unsubscribe of listening.values()) await unsubscribe?.()
-      listening.clear()
-    }
-    const queue = new EventQueue<NotificationView>(this.deps.maxQueuedEvents, () => void stop(), onOverflow)
-    const notified = new Set<string>()
-
-    const onChatEvent = (event: ChatBusEvent) => {
-      if (event.kind === 'message' && event.message.senderId !== viewer.userId) {
-        notified.add(event.chatId)
-        queue.push({
-          kind: 'newMessage',
-          chatId: event.chatId,
-          message: toMessageView(event.message, viewer.userId),
-          unreadCount: event.recipientUnread,
-        })
-      } else if (event.kind === 'closed') {
-        queue.push({ kind: 'chatClosed', chatId: event.chatId, reason: event.reason })
-        const unsubscribe = listening.get(event.chatId)
-        listening.delete(event.chatId)
-        void unsubscribe?.()
-      }
-    }
-    const listen = async (chatId: string) => {
-      if (listening.has(chatId) || queue.isEnded || listening.size >= NOTIFIED_CHATS_MAX) return
-      listening.set(chatId, undefined)
-      const unsubscribe = await events.subscribe(topics.chat(chatId), onChatEvent)
-      if (queue.isEnded || !listening.has(chatId)) return void (await unsubscribe())
-      listening.set(chatId, unsubscribe)
-    }
-    // A chat that just started may have had its first message before its channel was heard.
-    const listenFromStart = async (chatId: string) => {
-      await listen(chatId)
-      const chat = await this.deps.chatService.find(viewer, chatId)
-      if (!chat || chat.chat.lastSeq === 0 || notified.has(chatId)) return
-      const [latest] = await chats.listMessages(chatId, { limit: 1, fromEnd: true })
-      if (!latest || latest.senderId === viewer.userId || notified.has(chatId)) return
-      notified.add(chatId)
-      queue.push({ kind: 'newMessage', chatId, message: toMessageView(latest, viewer.userId), unreadCount: chat.chat[chat.side].unread })
-    }
-
-    userChannel = await events.subscribe(topics.user(viewer.userId), (event: UserBusEvent) => {
-      if (event.kind === 'chatStarted') queue.push(event)
-      void listenFromStart(event.chatId).catch((error: unknown) => queue.fail(error))
-    })
-    const chatIds = await chats.listChatIds(viewer.userId)
-    await Promise.all(chatIds.slice(0, NOTIFIED_CHATS_MAX).map(listen))
-    return queue
+    const stream = new NotificationStream(this.deps, viewer, onOverflow)
+    await stream.open()
+    return stream.queue
   }
 
   async setTyping(viewer: Viewer, chatId: string, typing: boolean): Promise<boolean> {
@@ -210,6 +161,82 @@ export class LiveService {
     for (const { chatId, userId } of gone) {
       await this.deps.events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId, present: false })
     }
+  }
+}
+
+/**
+ * One notifications subscription: the user's channel says which chats to listen to, and each
+ * chat's channel brings the messages for the user and the closes.
+ */
+class NotificationStream {
+  readonly queue: EventQueue<NotificationView>
+  /** Chat id → its channel's unsubscribe (undefined while subscribing). */
+  private readonly listening = new Map<string, Unsubscribe | undefined>()
+  /** Chats that produced a NewMessage here, so a catch-up read never repeats one. */
+  private readonly notified = new Set<string>()
+  private userChannel: Unsubscribe | undefined
+  private readonly onChatEvent = (event: ChatBusEvent) => this.heard(event)
+
+  constructor(
+    private readonly deps: LiveServiceOptions,
+    private readonly viewer: Viewer,
+    onOverflow: (() => void) | undefined,
+  ) {
+    this.queue = new EventQueue<NotificationView>(deps.maxQueuedEvents, () => void this.close(), onOverflow)
+  }
+
+  async open(): Promise<void> {
+    const { events, chats } = this.deps
+    this.userChannel = await events.subscribe(topics.user(this.viewer.userId), (event: UserBusEvent) => {
+      if (event.kind === 'chatStarted') this.queue.push(event)
+      void this.listenFromStart(event.chatId).catch((error: unknown) => this.queue.fail(error))
+    })
+    const chatIds = await chats.listChatIds(this.viewer.userId)
+    await Promise.all(chatIds.slice(0, NOTIFIED_CHATS_MAX).map((chatId) => this.listen(chatId)))
+  }
+
+  private heard(event: ChatBusEvent): void {
+    if (event.kind === 'message' && event.message.senderId !== this.viewer.userId) {
+      this.notified.add(event.chatId)
+      this.queue.push({
+        kind: 'newMessage',
+        chatId: event.chatId,
+        message: toMessageView(event.message, this.viewer.userId),
+        unreadCount: event.recipientUnread,
+      })
+    } else if (event.kind === 'closed') {
+      this.queue.push({ kind: 'chatClosed', chatId: event.chatId, reason: event.reason })
+      const unsubscribe = this.listening.get(event.chatId)
+      this.listening.delete(event.chatId)
+      void unsubscribe?.()
+    }
+  }
+
+  private async listen(chatId: string): Promise<void> {
+    const { listening, queue } = this
+    if (listening.has(chatId) || queue.isEnded || listening.size >= NOTIFIED_CHATS_MAX) return
+    listening.set(chatId, undefined)
+    const unsubscribe = await this.deps.events.subscribe(topics.chat(chatId), this.onChatEvent)
+    if (queue.isEnded || !listening.has(chatId)) return void (await unsubscribe())
+    listening.set(chatId, unsubscribe)
+  }
+
+  /** A chat that just started may have had its first message before its channel was heard. */
+  private async listenFromStart(chatId: string): Promise<void> {
+    await this.listen(chatId)
+    const { viewer, notified } = this
+    const found = await this.deps.chatService.find(viewer, chatId)
+    if (!found || found.chat.lastSeq === 0 || notified.has(chatId)) return
+    const [latest] = await this.deps.chats.listMessages(chatId, { limit: 1, fromEnd: true })
+    if (!latest || latest.senderId === viewer.userId || notified.has(chatId)) return
+    notified.add(chatId)
+    this.queue.push({ kind: 'newMessage', chatId, message: toMessageView(latest, viewer.userId), unreadCount: found.chat[found.side].unread })
+  }
+
+  private async close(): Promise<void> {
+    await this.userChannel?.()
+    for (const unsubscribe of this.listening.values()) await unsubscribe?.()
+    this.listening.clear()
   }
 }
 

@@ -12,8 +12,10 @@ export class InProcessEventBus implements EventBus {
     const listeners = this.listeners.get(topic)
     if (!listeners) return
     const message = JSON.stringify(event)
+    // One copy for all listeners, as the Redis adapter gives them: listeners only read events.
     setImmediate(() => {
-      for (const listener of listeners) listener(JSON.parse(message) as never)
+      const copy = JSON.parse(message) as never
+      for (const listener of listeners) listener(copy)
     })
   }
 
