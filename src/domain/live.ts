@@ -310,7 +310,8 @@ class ChatStream {
     this.peerDeliveredSeq = chat[other(side)].deliveredSeq
     this.peerReadSeq = chat[other(side)].readSeq
     this.inbox.unshift({ kind: 'replay' })
-    if (await presence.join(chatId, viewer.userId)) {
+    // Presence is best effort: a Redis outage must not refuse the subscription (or leak its channel).
+    if (await presence.join(chatId, viewer.userId).catch(() => false)) {
       await events.publish(topics.chat(chatId), { kind: 'presence', chatId, userId: viewer.userId, present: true })
     }
     void this.pump()
