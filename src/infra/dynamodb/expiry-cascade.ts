@@ -19,6 +19,14 @@ import { keyOf, type HushEntities } from './entities.js'
 /** The principal DynamoDB names on a stream record when its TTL process deleted the item. */
 const TTL_PRINCIPAL = 'dynamodb.amazonaws.com'
 const BATCH_WRITE_MAX = 25
+/**
+ * Stream records read per call. Every write of the table shows on the stream, and this process
+ * also serves live traffic: small pages, read back to back while a shard has a backlog, keep each
+ * turn short instead of parsing a thousand records in one go.
+ */
+const RECORDS_PER_READ = 100
+/** Pause between reads while a shard still has a backlog. */
+const BACKLOG_PAUSE_MS = 20
 
 export interface ExpiryCascadeOptions {
   client: DynamoDBClient
@@ -52,7 +60,7 @@ export class ExpiryCascade {
   private running: Promise<void> | undefined
   private stopped = false
   private streamArn: string | undefined
-  private rounds = 0
+  private nextDiscovery = 0
 
   constructor(private readonly options: ExpiryCascadeOptions) {}
 
@@ -75,16 +83,24 @@ export class ExpiryCascade {
   private schedule(ms: number): void {
     if (this.stopped) return
     this.timer = setTimeout(() => {
+      let backlog = false
       this.running = this.poll()
+        .then((more) => void (backlog = more))
         .catch((error: unknown) => this.options.logger.error({ err: error }, 'expiry cascade round failed'))
-        .finally(() => this.schedule(this.options.pollMs ?? 1_000))
+        .finally(() => this.schedule(backlog ? BACKLOG_PAUSE_MS : (this.options.pollMs ?? 1_000)))
     }, ms)
   }
 
-  private async poll(): Promise<void> {
-    if (this.rounds++ % 10 === 0) await this.discoverShards()
+  /** One read of every open shard; true when some shard gave a full page (more is waiting). */
+  private async poll(): Promise<boolean> {
+    if (Date.now() >= this.nextDiscovery) {
+      // New shards appear as DynamoDB rolls them over (hours apart); a look every ten polls suffices.
+      this.nextDiscovery = Date.now() + 10 * (this.options.pollMs ?? 1_000)
+      await this.discoverShards()
+    }
+    let backlog = false
     for (const [shardId, iterator] of this.shardIterators) {
-      if (this.stopped) return
+      if (this.stopped) return false
       let current = iterator
       if (current === undefined) {
         const started = await this.options.streamsClient.send(
@@ -98,8 +114,9 @@ export class ExpiryCascade {
       }
       try {
         const { Records = [], NextShardIterator } = await this.options.streamsClient.send(
-          new GetRecordsCommand({ ShardIterator: current, Limit: 1000 }),
+          new GetRecordsCommand({ ShardIterator: current, Limit: RECORDS_PER_READ }),
         )
+        if (Records.length === RECORDS_PER_READ) backlog = true
         for (const record of Records) await this.handle(record)
         if (NextShardIterator) this.shardIterators.set(shardId, NextShardIterator)
         else this.finish(shardId)
@@ -112,6 +129,7 @@ export class ExpiryCascade {
         }
       }
     }
+    return backlog
   }
 
   private finish(shardId: string): void {
