@@ -23,7 +23,8 @@ export interface WsAdapterOptions {
 /**
  * graphql-ws's transport-free server on a `ws` server: Hush's own version of `graphql-ws/use/ws`.
  * It differs where a server with thousands of mostly idle sockets pays for it:
- * - one keep-alive timer for all sockets instead of an interval and a timeout per socket;
+ * - one keep-alive timer for all sockets instead of an interval and a timeout per socket, pinging
+ *   one slice of them per 100 ms tick rather than all at once;
  * - frames are written without waiting for each one's callback (unless the client stopped
  *   reading), and a socket is corked for the rest of the tick, so a mutation's `next` and
  *   `complete` (or a burst of events) leave in one write instead of one system call each;
