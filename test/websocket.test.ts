@@ -1,5 +1,10 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { buildSchema } from 'graphql'
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
+import { serveGraphQLWs } from '../src/server/ws-adapter.js'
 import { ViewerDocument } from './generated/graphql.js'
 import { startTestApp, type TestApp } from './support/app.js'
 import { signUp, wsClient, wsExecute } from './support/client.js'
@@ -62,5 +67,40 @@ describe('graphql-ws on /graphql', () => {
     const silent = new WebSocket(`${app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws')
     const silentClosed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)))
     expect(await silentClosed).toBe(4408)
+  })
+})
+
+describe('the graphql-ws adapter for ws', () => {
+  it('pings every socket and drops one that stops answering, keeping those that answer', async () => {
+    const server = http.createServer()
+    const wsServer = new WebSocketServer({ server })
+    const stop = serveGraphQLWs(wsServer, { schema: buildSchema('type Query { ok: Boolean }') }, { logger: pino({ level: 'silent' }), keepAliveMs: 300 })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const open = (autoPong: boolean) =>
+        new Promise<WebSocket>((resolve) => {
+          const socket = new WebSocket(url, 'graphql-transport-ws', { autoPong })
+          socket.once('open', () => {
+            socket.send(JSON.stringify({ type: 'connection_init' }))
+            resolve(socket)
+          })
+        })
+      const [answering, silent] = await Promise.all([open(true), open(false)])
+      const pings = { answering: 0, silent: 0 }
+      answering.on('ping', () => pings.answering++)
+      silent.on('ping', () => pings.silent++)
+      const silentClosed = new Promise<number>((resolve) => silent.once('close', resolve))
+      await silentClosed
+      expect(pings.silent).toBeGreaterThanOrEqual(1)
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      expect(answering.readyState).toBe(WebSocket.OPEN)
+      expect(pings.answering).toBeGreaterThanOrEqual(2)
+      answering.close()
+    } finally {
+      stop()
+      await new Promise((resolve) => wsServer.close(resolve))
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
