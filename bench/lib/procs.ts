@@ -1,8 +1,8 @@
 /** Child processes of a benchmark run: servers (with bench/probe.ts preloaded) and load generators. */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import net from 'node:net'
 import path from 'node:path'
 import type { Job } from '../loadgen.js'
+import { freePort } from '../../src/infra/dynamodb/launcher.js'
 import { sleep } from './stats.js'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -12,18 +12,6 @@ const children = new Set<ChildProcess>()
 
 export function killAllChildren(): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 export interface ProbeReply {

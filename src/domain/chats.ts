@@ -90,6 +90,9 @@ const SEND_ATTEMPTS = 200
 
 export const other = (side: ChatSide): ChatSide => (side === 'a' ? 'b' : 'a')
 
+/** The shape of the ids `hash` makes; anything else cannot be a chat and is never read. */
+const isChatId = (chatId: string): boolean => /^[A-Za-z0-9_-]{1,64}$/.test(chatId)
+
 /** A message as `viewerId` sees it. */
 export function toMessageView(message: MessageRecord, viewerId: string): MessageView {
   return {
@@ -439,7 +442,7 @@ export class ChatService {
     const cached = this.recentChats.get(chatId)
     let chat = cached && now - cached.readAt < maxAgeMs && this.isLive(cached.chat, now) ? cached.chat : undefined
     if (!chat) {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(chatId)) throw notFound('Chat')
+      if (!isChatId(chatId)) throw notFound('Chat')
       chat = await this.deps.chats.getChat(chatId)
       if (chat) {
         this.recentChats.delete(chatId)
@@ -459,7 +462,7 @@ export class ChatService {
 
   /** The chat and the caller's side, or undefined: missing, not the caller's and expired look alike. */
   async find(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide } | undefined> {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(chatId)) return undefined
+    if (!isChatId(chatId)) return undefined
     const chat = await this.deps.chats.getChat(chatId)
     if (!chat || !this.isLive(chat, this.deps.clock.now())) return undefined
     const side = chat.a.userId === viewer.userId ? 'a' : chat.b.userId === viewer.userId ? 'b' : undefined

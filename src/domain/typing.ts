@@ -20,9 +20,7 @@ export class TypingTracker {
 
   async set(chatId: string, userId: string, typing: boolean): Promise<void> {
     const key = this.key(chatId, userId)
-    const wasTyping = this.timers.has(key)
-    clearTimeout(this.timers.get(key))
-    this.timers.delete(key)
+    const wasTyping = this.ended(chatId, userId)
     if (!typing) {
       await this.publish(chatId, userId, false)
       return
@@ -36,18 +34,20 @@ export class TypingTracker {
 
   /** typing=false, if this process saw the user typing in the chat. */
   async stop(chatId: string, userId: string): Promise<void> {
-    const key = this.key(chatId, userId)
-    if (!this.timers.has(key)) return
-    clearTimeout(this.timers.get(key))
-    this.timers.delete(key)
-    await this.publish(chatId, userId, false)
+    if (this.ended(chatId, userId)) await this.publish(chatId, userId, false)
   }
 
-  /** The user sent a message, which ends their typing for every subscriber: no event needed. */
-  ended(chatId: string, userId: string): void {
+  /**
+   * Drops the user's typing timer without an event (a message of theirs tells subscribers);
+   * true when there was one.
+   */
+  ended(chatId: string, userId: string): boolean {
     const key = this.key(chatId, userId)
-    clearTimeout(this.timers.get(key))
+    const timer = this.timers.get(key)
+    if (!timer) return false
+    clearTimeout(timer)
     this.timers.delete(key)
+    return true
   }
 
   close(): void {

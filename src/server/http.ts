@@ -125,9 +125,11 @@ export function createHushServer(options: HushServerOptions): HushServer {
     }
     // A refused upload is answered before its body is read; the rest is read and dropped, so the
     // client gets the answer instead of a reset connection.
-    res.once('finish', () => {
-      if (!req.complete && !req.destroyed) req.resume()
-    })
+    if (req.headers['content-type']?.startsWith('multipart/form-data')) {
+      res.once('finish', () => {
+        if (!req.complete && !req.destroyed) req.resume()
+      })
+    }
     void yoga.handle(req, res)
   })
 

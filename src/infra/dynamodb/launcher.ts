@@ -38,7 +38,8 @@ function javaAvailable(): boolean {
   return probe.error === undefined && probe.status === 0
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.unref()
