@@ -1,6 +1,6 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { buildSchema } from 'graphql'
+import { GraphQLError } from 'graphql'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
@@ -52,6 +52,15 @@ describe('graphql-ws on /graphql', () => {
       expect(JSON.stringify(errors)).toContain('Cannot query field')
       // Coded as over HTTP: the same masker judges both paths.
       expect(JSON.stringify(errors)).toContain('BAD_USER_INPUT')
+
+      // A domain error from a resolver keeps its code and path, as over HTTP.
+      const refused = await new Promise<{ data?: unknown; errors?: Array<{ path?: unknown; extensions?: { code?: string } }> }>(
+        (resolve, reject) =>
+          client.subscribe({ query: 'mutation { setTyping(chatId: "c_nope", typing: true) }' }, { next: resolve, error: reject, complete: () => {} }),
+      )
+      expect(refused.data).toBeNull()
+      expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND')
+      expect(refused.errors?.[0]?.path).toEqual(['setTyping'])
     } finally {
       await client.dispose()
     }
@@ -74,7 +83,8 @@ describe('the graphql-ws adapter for ws', () => {
   it('pings every socket and drops one that stops answering, keeping those that answer', async () => {
     const server = http.createServer()
     const wsServer = new WebSocketServer({ server })
-    const stop = serveGraphQLWs(wsServer, { schema: buildSchema('type Query { ok: Boolean }') }, { logger: pino({ level: 'silent' }), keepAliveMs: 300 })
+    const options = { onConnect: () => true, prepare: () => [], toGraphQLError: (error: unknown) => new GraphQLError(String(error)) }
+    const stop = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), keepAliveMs: 300 })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
     try {

@@ -1,19 +1,10 @@
-import {
-  execute,
-  GraphQLError,
-  parse,
-  subscribe,
-  validate,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLSchema,
-} from 'graphql'
-import { CloseCode, type ServerOptions } from 'graphql-ws'
+import { createSourceEventStream, getOperationAST, GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
+import { CloseCode } from 'graphql-ws'
 import type { Limits } from '../config.js'
-import type { Viewer } from '../domain/ports.js'
 import type { Services } from '../domain/services.js'
 import type { GraphQLContext } from '../schema/context.js'
+import type { PreparedOperation, SocketServerOptions } from './socket-server.js'
 import type { Extra } from './ws-adapter.js'
 
 export interface SocketOperationsOptions {
@@ -29,28 +20,23 @@ export interface SocketOperationsOptions {
   onExecuteEnd: () => void
 }
 
-/** Set on a socket once `connection_init` proved a token. */
-interface SocketState {
-  viewer?: Viewer
-  connectionId?: string
-}
+/** Set on a socket once `connection_init` proved a token: the context of all its operations. */
+export type SocketExtra = Extra & { context?: GraphQLContext }
 
-export type SocketExtra = Extra & SocketState
-
-/** Distinct operation texts kept parsed and validated (clients send a handful, over and over). */
-const DOCUMENTS_MAX = 1_000
+/** Distinct operations kept compiled (clients send a handful, over and over). */
+const OPERATIONS_MAX = 1_000
 
 /**
- * graphql-ws's server options for Hush's sockets. Operations run on graphql-js `execute` and
- * `subscribe` directly, with a document cache, the plain resolver context and Yoga's error
- * masker: a long-lived subscription then holds one iterator and its context, where routing it
- * through Yoga's plugin chain (`getEnveloped`) wrapped each one in five more iterator layers and
- * a full request context, about 6 KB per subscription.
+ * Hush's socket options: authentication in `connection_init`, then operations compiled once by
+ * graphql-jit (as Mercurius runs them) and kept by their text, one resolver context per socket,
+ * and Yoga's error masker. A subscription opens its source with graphql-js and maps each event
+ * with the compiled operation: the per-event work (variables, field collection, type checks)
+ * that graphql-js `execute` redoes every time is done once per operation text.
  */
-export function socketOperations(options: SocketOperationsOptions): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
+export function socketOperations(options: SocketOperationsOptions): SocketServerOptions<SocketExtra> {
   const { schema, services, limits, maskError } = options
-  const documents = new DocumentCache(schema, DOCUMENTS_MAX)
-  const formatErrors = (errors: readonly unknown[]) => errors.map((error) => (maskError(error) as GraphQLError).toJSON())
+  const operations = new OperationCache(schema, OPERATIONS_MAX)
+  const refuse = (message: string, code: string) => [new GraphQLError(message, { extensions: { code } })]
   let connections = 0
 
   return {
@@ -59,13 +45,18 @@ export function socketOperations(options: SocketOperationsOptions): ServerOption
       // GraphiQL forwards its header editor as the payload, so "Authorization" counts too.
       const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization
       const viewer = await services.accounts.authenticate(typeof authorization === 'string' ? authorization : undefined)
-      // graphql-ws answers false with 4403 Forbidden, which its client treats as retryable.
+      // 4403 Forbidden, which graphql-ws clients treat as retryable.
       if (!viewer || !options.accepting()) return false
-      ctx.extra.viewer = viewer
-      ctx.extra.connectionId = (++connections).toString(36)
+      const socket = ctx.extra.socket
+      ctx.extra.context = {
+        viewer,
+        services,
+        requestId: `ws-${(++connections).toString(36)}`,
+        // 1013 "try again later": graphql-ws clients reconnect and resume with afterSeq.
+        cutOff: () => socket.close(1013, 'Subscriber too slow'),
+      }
       // The upgrade request is not needed past here, and would be kept for the socket's life.
       ctx.extra.request = undefined
-      const socket = ctx.extra.socket
       const msUntilExpiry = viewer.expiresAt * 1000 - Date.now()
       if (msUntilExpiry < 2 ** 31 - 1) {
         const timer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), msUntilExpiry)
@@ -73,69 +64,90 @@ export function socketOperations(options: SocketOperationsOptions): ServerOption
       }
       return true
     },
-    onSubscribe: (ctx, id, payload) => {
-      const viewer = ctx.extra.viewer
-      if (!viewer) throw new Error('operation on an unauthenticated socket')
-      if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerConnection) {
-        return [
-          new GraphQLError(`At most ${limits.maxSubscriptionsPerConnection} operations per connection.`, {
-            extensions: { code: 'RATE_LIMITED' },
-          }),
-        ]
+    prepare: (ctx, _id, payload): PreparedOperation | readonly GraphQLError[] => {
+      const contextValue = ctx.extra.context
+      if (!contextValue) throw new Error('operation on an unauthenticated socket')
+      if (ctx.operationCount > limits.maxSubscriptionsPerConnection) {
+        return refuse(`At most ${limits.maxSubscriptionsPerConnection} operations per connection.`, 'RATE_LIMITED')
       }
-      const document = documents.get(payload.query)
-      if (!isDocument(document)) return document
-      const socket = ctx.extra.socket
-      const contextValue: GraphQLContext = {
-        viewer,
-        services,
-        requestId: `${ctx.extra.connectionId}:${id}`,
-        // 1013 "try again later": graphql-ws clients reconnect and resume with afterSeq.
-        cutOff: () => socket.close(1013, 'Subscriber too slow'),
+      const operation = operations.get(payload.query, payload.operationName ?? undefined)
+      if (!isOperation(operation)) return operation
+      const { compiled } = operation
+      const variables = payload.variables ?? undefined
+      if (operation.kind === 'subscription') {
+        const { document, name: operationName } = operation
+        return {
+          kind: 'subscription',
+          open: async () => {
+            const source = await createSourceEventStream({ schema, document, operationName, variableValues: variables, contextValue })
+            return Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source
+          },
+          map: (event: unknown) => compiled.query(event, contextValue, variables),
+        }
       }
-      return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
+      return {
+        kind: 'single',
+        run: async () => {
+          options.onExecuteStart()
+          try {
+            return await compiled.query(undefined, contextValue, variables)
+          } finally {
+            options.onExecuteEnd()
+          }
+        },
+      }
     },
-    execute: async (args: ExecutionArgs) => {
-      options.onExecuteStart()
-      try {
-        return await execute(args)
-      } finally {
-        options.onExecuteEnd()
-      }
-    },
-    subscribe: (args: ExecutionArgs) => subscribe(args),
-    onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
-    onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) => {
-      if (!result.errors) return
-      return { ...result, errors: formatErrors(result.errors) }
+    formatErrors: (errors) => errors.map((error) => (maskError(error) as GraphQLError).toJSON()),
+    toGraphQLError: (error) => {
+      const original = error instanceof Error ? error : new Error(String(error))
+      return new GraphQLError(original.message, { originalError: original })
     },
   }
 }
 
-const isDocument = (value: DocumentNode | readonly GraphQLError[]): value is DocumentNode => !Array.isArray(value)
+/** One operation of a document, parsed, validated and compiled. */
+interface Operation {
+  kind: 'query' | 'mutation' | 'subscription'
+  document: DocumentNode
+  name: string | undefined
+  compiled: CompiledQuery & { query: (root: unknown, context: unknown, variables: unknown) => Promise<ExecutionResult> | ExecutionResult }
+}
 
-/** Parsed and validated documents by their text; the oldest goes first when full. */
-class DocumentCache {
-  private readonly entries = new Map<string, DocumentNode | readonly GraphQLError[]>()
+const isOperation = (value: Operation | readonly GraphQLError[]): value is Operation => !Array.isArray(value)
+
+/** Operations by their text and name, or the errors they gave; the oldest goes first when full. */
+class OperationCache {
+  private readonly entries = new Map<string, Operation | readonly GraphQLError[]>()
 
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly capacity: number,
   ) {}
 
-  get(query: string): DocumentNode | readonly GraphQLError[] {
-    let entry = this.entries.get(query)
+  get(query: string, name: string | undefined): Operation | readonly GraphQLError[] {
+    const key = name === undefined ? query : `${name}\n${query}`
+    let entry = this.entries.get(key)
     if (entry) return entry
-    try {
-      const document = parse(query)
-      const errors = validate(this.schema, document)
-      entry = errors.length > 0 ? errors : document
-    } catch (error) {
-      if (!(error instanceof GraphQLError)) throw error
-      entry = [error]
-    }
+    entry = this.compile(query, name)
     if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!)
-    this.entries.set(query, entry)
+    this.entries.set(key, entry)
     return entry
+  }
+
+  private compile(query: string, name: string | undefined): Operation | readonly GraphQLError[] {
+    let document: DocumentNode
+    try {
+      document = parse(query)
+    } catch (error) {
+      if (error instanceof GraphQLError) return [error]
+      throw error
+    }
+    const errors = validate(this.schema, document)
+    if (errors.length > 0) return errors
+    const operation = getOperationAST(document, name)
+    if (!operation) return [new GraphQLError('Unable to identify the operation to run.')]
+    const compiled = compileQuery(this.schema, document, name)
+    if (!isCompiledQuery(compiled)) return compiled.errors ?? [new GraphQLError('The operation could not be compiled.')]
+    return { kind: operation.operation, document, name, compiled: compiled as Operation['compiled'] }
   }
 }

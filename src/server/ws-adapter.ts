@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws'
+import { CloseCode, handleProtocols } from 'graphql-ws'
 import type { Logger } from 'pino'
 import type { WebSocket, WebSocketServer } from 'ws'
+import { makeSocketServer, type SocketServerOptions } from './socket-server.js'
 
-/** What graphql-ws hands to Hush's server options as `ctx.extra`. */
+/** What the adapter hands to the socket server's options as `ctx.extra`. */
 export interface Extra {
   readonly socket: WebSocket
   /** The upgrade request; cleared by Hush once the connection is authenticated. */
@@ -21,25 +22,23 @@ export interface WsAdapterOptions {
 }
 
 /**
- * graphql-ws's transport-free server on a `ws` server: Hush's own version of `graphql-ws/use/ws`.
- * It differs where a server with thousands of mostly idle sockets pays for it:
+ * The graphql-ws protocol core (socket-server.ts) on a `ws` server: Hush's version of
+ * `graphql-ws/use/ws`. It differs where a server with thousands of mostly idle sockets pays for it:
  * - one keep-alive timer for all sockets instead of an interval and a timeout per socket, pinging
  *   one slice of them per 100 ms tick rather than all at once;
  * - frames are written without waiting for each one's callback (unless the client stopped
  *   reading), and a socket is corked for the rest of the tick, so a mutation's `next` and
  *   `complete` (or a burst of events) leave in one write instead of one system call each;
- * - an incoming frame is not held by a pending handler for as long as the subscription it
- *   started lives.
  * Returns a function that stops the keep-alive timer.
  */
-export function serveGraphQLWs<P extends Record<string, unknown> | undefined, E extends Extra>(
+export function serveGraphQLWs<E extends Extra>(
   wsServer: WebSocketServer,
-  options: ServerOptions<P, E>,
+  options: SocketServerOptions<E>,
   adapter: WsAdapterOptions,
 ): () => void {
   const { logger } = adapter
   const keepAliveMs = adapter.keepAliveMs ?? 12_000
-  const server = makeServer(options)
+  const server = makeSocketServer(options)
   const awaitingPong = new Set<WebSocket>()
   wsServer.options.handleProtocols = handleProtocols
 
@@ -74,29 +73,28 @@ export function serveGraphQLWs<P extends Record<string, unknown> | undefined, E 
     socket.on('pong', answered)
     const slice = slices[joined++ % slices.length]!
     slice.add(socket)
-    const closed = server.opened(
+    const { handle, closed } = server.opened(
       {
         protocol: socket.protocol,
         send: (data) => {
           if (socket.readyState !== socket.OPEN) return
           corkForTick(socket)
           if (socket.bufferedAmount < BACKPRESSURE_BYTES) return socket.send(data)
-          // A client that stopped reading: graphql-ws waits before it takes the next event, so
-          // events pile up in the subscription's bounded queue, which cuts the client off.
+          // A client that stopped reading: the subscription waits before it takes the next event,
+          // so events pile up in its bounded queue, which cuts the client off.
           return new Promise<void>((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())))
         },
         close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          socket.on('message', (data) => {
-            handle(String(data)).catch((error: unknown) => internalError(socket, error, 'graphql-ws message failed'))
-          }),
       },
       { socket, request } as Extra as E,
     )
+    socket.on('message', (data) => {
+      handle(String(data)).catch((error: unknown) => internalError(socket, error, 'graphql-ws message failed'))
+    })
     socket.once('close', (code, reason) => {
       awaitingPong.delete(socket)
       slice.delete(socket)
-      void closed(code, String(reason))
+      closed(code, String(reason))
     })
   })
 

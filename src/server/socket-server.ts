@@ -1,0 +1,292 @@
+import type { ExecutionResult, GraphQLError } from 'graphql'
+import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, parseMessage, type SubscribePayload } from 'graphql-ws'
+
+/**
+ * The server side of the graphql-ws protocol (`graphql-transport-ws`), transport-free like
+ * graphql-ws's own `makeServer`, whose message parsing, close codes and protocol name it uses.
+ * It differs in how an operation lives: graphql-ws runs each subscription inside the async
+ * handler of the message that started it, so every open subscription holds that handler's frame
+ * (its message, closures and iterator state: about 3.7 KB measured) for its whole life. Here a
+ * subscription is a small object that pulls its next event when the previous one was written, and
+ * what to run is decided by a {@link PreparedOperation} from the options, not by this module.
+ */
+
+/** What the core needs of one socket; an adapter (see ws-adapter.ts) provides it. */
+export interface ProtocolSocket {
+  /** The subprotocol the client and server agreed on; anything but graphql-transport-ws is closed with 4406. */
+  readonly protocol: string
+  /**
+   * Writes one text frame. Returns a promise only when the caller should wait before producing
+   * more (the client is not reading); a subscription pulls its next event once it settles.
+   */
+  send(data: string): void | Promise<void>
+  close(code: number, reason: string): void
+}
+
+/** One socket's state as the options see it. */
+export interface SocketContext<E> {
+  /** Whatever the adapter attached to the socket (the `ws` socket, the upgrade request, …). */
+  readonly extra: E
+  /** The payload of `connection_init` (an object, or undefined). */
+  readonly connectionParams: Readonly<Record<string, unknown>> | undefined
+  /** Operations running or subscribed right now. */
+  readonly operationCount: number
+}
+
+/** An operation, parsed and checked, ready to run once; see {@link SocketServerOptions.prepare}. */
+export type PreparedOperation =
+  | { kind: 'single'; run: () => Promise<ExecutionResult> | ExecutionResult }
+  | {
+      kind: 'subscription'
+      /** Opens the source stream, or answers errors instead (sent as `next`, then `complete`, as graphql-ws does). */
+      open: () => Promise<AsyncIterator<unknown> | ExecutionResult>
+      /** Turns one source event into the result sent to the client. */
+      map: (event: unknown) => Promise<ExecutionResult> | ExecutionResult
+    }
+
+export interface SocketServerOptions<E> {
+  /**
+   * Milliseconds a socket may stay open without `connection_init`; it is then closed with 4408.
+   * Default 3,000 (graphql-ws's).
+   */
+  connectionInitWaitTimeout?: number
+  /**
+   * Called once, on `connection_init`. Resolve true to acknowledge; false closes the socket with
+   * 4403 Forbidden, which graphql-ws clients retry. Called with no operation running yet.
+   */
+  onConnect: (ctx: SocketContext<E>) => Promise<boolean> | boolean
+  /**
+   * Called for each `subscribe` of an acknowledged socket, before anything runs. Return what to
+   * run, or GraphQL errors (a syntax or validation error, a limit), which are sent as the
+   * operation's `error` message. Throwing closes the socket with 4500.
+   */
+  prepare: (ctx: SocketContext<E>, id: string, payload: SubscribePayload) => PreparedOperation | readonly GraphQLError[]
+  /**
+   * Turns errors into what the client sees, for `error` messages and the `errors` of results
+   * (masking). Default: each error's `toJSON()`.
+   */
+  formatErrors?: (errors: readonly GraphQLError[]) => unknown[]
+  /**
+   * Wraps an error thrown by a subscription's source while it runs (it becomes the operation's
+   * `error` message, through formatErrors). Required: only the caller knows its GraphQLError.
+   */
+  toGraphQLError: (error: unknown) => GraphQLError
+  /** Called after a socket closed and its subscriptions were ended. Default: nothing. */
+  onClose?: (ctx: SocketContext<E>, code: number, reason: string) => void
+}
+
+/** Handles one socket's frames; returns what to call when the socket has closed. */
+export interface SocketServer<E> {
+  opened(socket: ProtocolSocket, extra: E): { handle: (data: string) => Promise<void>; closed: (code: number, reason: string) => void }
+}
+
+export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServer<E> {
+  const formatErrors = options.formatErrors ?? ((errors) => errors.map((error) => error.toJSON()))
+  const initWaitMs = options.connectionInitWaitTimeout ?? 3_000
+  return {
+    opened(socket, extra) {
+      const connection = new Connection(socket, extra, options, formatErrors)
+      if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
+        socket.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable')
+      } else if (initWaitMs > 0 && Number.isFinite(initWaitMs)) {
+        connection.initTimer = setTimeout(() => {
+          if (!connection.initReceived) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout')
+        }, initWaitMs)
+      }
+      return { handle: (data) => connection.handle(data), closed: (code, reason) => connection.closed(code, reason) }
+    },
+  }
+}
+
+/** An operation id taken by a `subscribe` whose work has not produced a subscription (yet). */
+const PENDING = null
+
+class Connection<E> implements SocketContext<E> {
+  initReceived = false
+  initTimer: NodeJS.Timeout | undefined
+  connectionParams: Readonly<Record<string, unknown>> | undefined
+  private acknowledged = false
+  private ended = false
+  /** Operation id → its running subscription, or PENDING while it is being prepared or run once. */
+  readonly operations = new Map<string, Subscription<E> | typeof PENDING>()
+
+  constructor(
+    readonly socket: ProtocolSocket,
+    readonly extra: E,
+    readonly options: SocketServerOptions<E>,
+    readonly formatErrors: (errors: readonly GraphQLError[]) => unknown[],
+  ) {}
+
+  get operationCount(): number {
+    return this.operations.size
+  }
+
+  async handle(data: string): Promise<void> {
+    let message: ReturnType<typeof parseMessage>
+    try {
+      message = parseMessage(data)
+    } catch {
+      return this.socket.close(CloseCode.BadRequest, 'Invalid message received')
+    }
+    switch (message.type) {
+      case MessageType.ConnectionInit: {
+        if (this.initReceived) return this.socket.close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests')
+        this.initReceived = true
+        clearTimeout(this.initTimer)
+        this.initTimer = undefined
+        if (message.payload !== null && typeof message.payload === 'object') this.connectionParams = message.payload
+        if (!(await this.options.onConnect(this))) return this.socket.close(CloseCode.Forbidden, 'Forbidden')
+        if (this.ended) return
+        this.acknowledged = true
+        return this.socket.send('{"type":"connection_ack"}')
+      }
+      case MessageType.Ping:
+        return this.socket.send(JSON.stringify(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong }))
+      case MessageType.Pong:
+        return
+      case MessageType.Subscribe:
+        return this.subscribe(message.id, message.payload)
+      case MessageType.Complete: {
+        const subscription = this.operations.get(message.id)
+        this.operations.delete(message.id)
+        subscription?.stop()
+        return
+      }
+      default:
+        // Valid messages a server never receives (connection_ack, next, error).
+        return this.socket.close(CloseCode.BadRequest, `Unexpected message of type ${message.type} received`)
+    }
+  }
+
+  closed(code: number, reason: string): void {
+    if (this.ended) return
+    this.ended = true
+    clearTimeout(this.initTimer)
+    const running = [...this.operations.values()]
+    this.operations.clear()
+    for (const subscription of running) subscription?.stop()
+    this.options.onClose?.(this, code, reason)
+  }
+
+  /** True while `id` still names this operation (the client has not completed it, the socket is open). */
+  isLive(id: string, subscription: Subscription<E> | typeof PENDING = PENDING): boolean {
+    return !this.ended && this.operations.has(id) && this.operations.get(id) === subscription
+  }
+
+  sendNext(id: string, result: ExecutionResult): void | Promise<void> {
+    const payload = result.errors ? { ...result, errors: this.formatErrors(result.errors) } : result
+    return this.socket.send(JSON.stringify({ id, type: MessageType.Next, payload }))
+  }
+
+  sendError(id: string, errors: readonly GraphQLError[]): void | Promise<void> {
+    return this.socket.send(JSON.stringify({ id, type: MessageType.Error, payload: this.formatErrors(errors) }))
+  }
+
+  sendComplete(id: string): void | Promise<void> {
+    return this.socket.send(JSON.stringify({ id, type: MessageType.Complete }))
+  }
+
+  private async subscribe(id: string, payload: SubscribePayload): Promise<void> {
+    if (!this.acknowledged) return this.socket.close(CloseCode.Unauthorized, 'Unauthorized')
+    if (this.operations.has(id)) return this.socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`)
+    this.operations.set(id, PENDING)
+    try {
+      const operation = this.options.prepare(this, id, payload)
+      if (!('kind' in operation)) {
+        if (this.isLive(id)) await this.sendError(id, operation)
+        return
+      }
+      if (operation.kind === 'single') {
+        const result = await operation.run()
+        if (this.isLive(id)) {
+          await this.sendNext(id, result)
+          await this.sendComplete(id)
+        }
+        return
+      }
+      const source = await operation.open()
+      if (!isIterator(source)) {
+        if (this.isLive(id)) {
+          await this.sendNext(id, source)
+          await this.sendComplete(id)
+        }
+        return
+      }
+      if (!this.isLive(id)) {
+        void source.return?.()
+        return
+      }
+      const subscription = new Subscription(this, id, source, operation.map)
+      this.operations.set(id, subscription)
+      subscription.pull()
+    } finally {
+      if (this.operations.get(id) === PENDING) this.operations.delete(id)
+    }
+  }
+}
+
+/**
+ * One running subscription: pulls an event, maps it, writes it, and only then pulls the next, so
+ * a client that stops reading makes its source buffer (and, in Hush, cut it off) rather than this.
+ */
+class Subscription<E> {
+  private stopped = false
+
+  constructor(
+    private readonly connection: Connection<E>,
+    private readonly id: string,
+    private readonly source: AsyncIterator<unknown>,
+    private readonly map: (event: unknown) => Promise<ExecutionResult> | ExecutionResult,
+  ) {}
+
+  pull(): void {
+    this.source.next().then(this.received, this.failed)
+  }
+
+  /** Ended by the client's `complete` or the socket's close: the source is told, nothing more is sent. */
+  stop(): void {
+    if (this.stopped) return
+    this.stopped = true
+    void this.source.return?.()?.catch(() => undefined)
+  }
+
+  private readonly received = (step: IteratorResult<unknown>): void => {
+    if (this.stopped) return
+    if (step.done) return this.finish()
+    let mapped: Promise<ExecutionResult> | ExecutionResult
+    try {
+      mapped = this.map(step.value)
+    } catch (error) {
+      return this.failed(error)
+    }
+    if (mapped instanceof Promise) mapped.then(this.write, this.failed)
+    else this.write(mapped)
+  }
+
+  private readonly write = (result: ExecutionResult): void => {
+    if (this.stopped) return
+    const written = this.connection.sendNext(this.id, result)
+    if (written) written.then(() => this.stopped || this.pull(), this.failed)
+    else this.pull()
+  }
+
+  private readonly failed = (error: unknown): void => {
+    if (this.stopped || !this.connection.isLive(this.id, this)) return
+    this.stopped = true
+    this.connection.operations.delete(this.id)
+    settle(this.connection.sendError(this.id, [this.connection.options.toGraphQLError(error)]))
+  }
+
+  private finish(): void {
+    this.stopped = true
+    if (!this.connection.isLive(this.id, this)) return
+    this.connection.operations.delete(this.id)
+    settle(this.connection.sendComplete(this.id))
+  }
+}
+
+/** A last frame whose write failed needs no handling: the socket is closing with that failure. */
+const settle = (written: void | Promise<void>): void => void written?.catch(() => undefined)
+
+const isIterator = (value: AsyncIterator<unknown> | ExecutionResult): value is AsyncIterator<unknown> =>
+  typeof (value as AsyncIterator<unknown>).next === 'function'
