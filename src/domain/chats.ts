@@ -84,7 +84,15 @@ const HISTORY_PAGE_MAX = 100
 const CHATS_MAX = 100
 const CLIENT_MESSAGE_ID_MAX = 128
 const REPORT_REASON_MAX = 1_000
-const RECENT_CHATS_MAX = 10_000
+/** Chats kept as this process's last send left them (see lastSent). */
+const SENT_CHATS_MAX = 10_000
+/** Chats kept from recent reads for requireRecent (a record is about 0.5 KB). */
+const RECENT_READS_MAX = 50_000
+/**
+ * requireRecent answers from a read about this old at most: typing is frequent, and typing into a
+ * chat closed elsewhere a moment ago reaches nobody (its subscriptions ended with the close).
+ */
+const RECENT_CHAT_MAX_AGE_MS = 30_000
 /** Optimistic attempts at the next seq before a send gives up (each one lost to another send). */
 const SEND_ATTEMPTS = 200
 
@@ -109,7 +117,7 @@ export function toMessageView(message: MessageRecord, viewerId: string): Message
 
 export class ChatService {
   /** Chats read recently, for requireRecent; bounded, oldest dropped first. */
-  private readonly recentChats = new Map<string, { chat: ChatRecord; readAt: number }>()
+  private readonly recentChats = new Map<string, { chat: ChatRecord; refreshAt: number; refreshing: boolean }>()
   /** Each chat as this process's last send to it left it (see lastSent); bounded. */
   private readonly sentChats = new Map<string, ChatRecord>()
   /** Sends of this process, chained per chat so that they do not race each other for a seq. */
@@ -279,7 +287,7 @@ export class ChatService {
     }
     this.sentChats.delete(chat.chatId)
     this.sentChats.set(chat.chatId, sent)
-    if (this.sentChats.size > RECENT_CHATS_MAX) this.sentChats.delete(this.sentChats.keys().next().value!)
+    if (this.sentChats.size > SENT_CHATS_MAX) this.sentChats.delete(this.sentChats.keys().next().value!)
   }
 
   /**
@@ -431,28 +439,38 @@ export class ChatService {
   }
 
   /**
-   * Like `require`, from a chat read at most `maxAgeMs` ago: for hot paths that only need to
-   * know the caller is a participant of a live, open chat (typing). Participants never change and
-   * expiry only moves later, so a cached record answers both for as long as it says the chat is
-   * live; only its status may be up to `maxAgeMs` old, and a close made by this process drops it
-   * at once.
+   * Like `require`, from a recent read of the chat: for hot paths that only need to know the
+   * caller is a participant of a live, open chat (typing). Participants never change and expiry
+   * only moves later, so a cached record answers both for as long as it says the chat is live;
+   * only its status may be old. A record older than RECENT_CHAT_MAX_AGE_MS (less a random part, so that chats
+   * read together are not re-read together) still answers once, while it is re-read in the
+   * background: a hot path never waits for a read after the first. A close made by this process
+   * drops the record at once.
    */
-  async requireRecent(viewer: Viewer, chatId: string, maxAgeMs: number): Promise<{ chat: ChatRecord; side: ChatSide }> {
+  async requireRecent(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide }> {
     const now = this.deps.clock.now()
     const cached = this.recentChats.get(chatId)
-    let chat = cached && now - cached.readAt < maxAgeMs && this.isLive(cached.chat, now) ? cached.chat : undefined
+    let chat = cached && this.isLive(cached.chat, now) ? cached.chat : undefined
     if (!chat) {
       if (!isChatId(chatId)) throw notFound('Chat')
-      chat = await this.deps.chats.getChat(chatId)
-      if (chat) {
-        this.recentChats.delete(chatId)
-        this.recentChats.set(chatId, { chat, readAt: now })
-        if (this.recentChats.size > RECENT_CHATS_MAX) this.recentChats.delete(this.recentChats.keys().next().value!)
-      }
+      chat = await this.readRecent(chatId)
+    } else if (now >= cached!.refreshAt && !cached!.refreshing) {
+      cached!.refreshing = true
+      this.readRecent(chatId).catch(() => (cached!.refreshing = false))
     }
     const side = chat?.a.userId === viewer.userId ? 'a' : chat?.b.userId === viewer.userId ? 'b' : undefined
     if (!chat || !side || !this.isLive(chat, now)) throw notFound('Chat')
     return { chat, side }
+  }
+
+  private async readRecent(chatId: string): Promise<ChatRecord | undefined> {
+    const chat = await this.deps.chats.getChat(chatId)
+    this.recentChats.delete(chatId)
+    if (!chat) return undefined
+    const refreshAt = this.deps.clock.now() + RECENT_CHAT_MAX_AGE_MS * (0.5 + Math.random() / 2)
+    this.recentChats.set(chatId, { chat, refreshAt, refreshing: false })
+    if (this.recentChats.size > RECENT_READS_MAX) this.recentChats.delete(this.recentChats.keys().next().value!)
+    return chat
   }
 
   /** A chat by id, for the photo server (which checks a signed URL instead of a viewer). */
@@ -460,10 +478,13 @@ export class ChatService {
     return this.deps.chats.getChat(chatId)
   }
 
-  /** The chat and the caller's side, or undefined: missing, not the caller's and expired look alike. */
+  /**
+   * The chat and the caller's side, or undefined: missing, not the caller's and expired look alike.
+   * The read also serves requireRecent, so that typing into a chat just opened costs no read.
+   */
   async find(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide } | undefined> {
     if (!isChatId(chatId)) return undefined
-    const chat = await this.deps.chats.getChat(chatId)
+    const chat = await this.readRecent(chatId)
     if (!chat || !this.isLive(chat, this.deps.clock.now())) return undefined
     const side = chat.a.userId === viewer.userId ? 'a' : chat.b.userId === viewer.userId ? 'b' : undefined
     return side && { chat, side }

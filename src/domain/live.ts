@@ -35,11 +35,6 @@ export interface LiveServiceOptions {
 type ChatTask = ChatBusEvent | { kind: 'replay' } | { kind: 'expiry-check' }
 
 const REPLAY_PAGE = 100
-/**
- * Typing is authorised from a chat read at most this long ago: typing is frequent, and typing into
- * a chat closed elsewhere a moment ago reaches nobody (its subscriptions ended with the close).
- */
-const TYPING_AUTH_MAX_AGE_MS = 30_000
 /** A stream sends at most one delivery receipt per this long (one per burst of messages). */
 const RECEIPT_DELAY_MS = 100
 /**
@@ -125,7 +120,7 @@ export class LiveService {
   }
 
   async setTyping(viewer: Viewer, chatId: string, typing: boolean): Promise<boolean> {
-    const { chat } = await this.deps.chatService.requireRecent(viewer, chatId, TYPING_AUTH_MAX_AGE_MS)
+    const { chat } = await this.deps.chatService.requireRecent(viewer, chatId)
     if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
     await this.deps.typing.set(chatId, viewer.userId, typing)
     return true
