@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--write-readme] [--profile] [--only=floor,peer,hush,cross] [--report]`
+ * `npm run bench [-- --quick] [--write-readme] [--profile] [--heap] [--only=floor,peer,hush,cross] [--report]`
  *
  * Orchestrates one benchmark run: launches DynamoDB Local once, then for each server under test
  * (the floor, the Yoga peer, Hush) starts it as its own process, drives it with a load generator
@@ -22,7 +22,7 @@ import { launchDynamoDbLocal, type EmbeddedDynamoDb } from '../src/infra/dynamod
 import type { ConnectResult, DdbResult, RateResult, SendPathResult, ServerSpec, Target, Transport, UserSpec } from './loadgen.js'
 import { cpuSnapshot, foreignCores } from './lib/cpu.js'
 import { summarizeProfile } from './lib/cpuprofile.js'
-import { killAllChildren, ROOT, startLoadGen, startServer, type LoadGen, type ServerProc } from './lib/procs.js'
+import { buildForBench, killAllChildren, ROOT, startLoadGen, startServer, type LoadGen, type ServerProc } from './lib/procs.js'
 import {
   highestHeld,
   ms,
@@ -46,12 +46,13 @@ const option = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.s
 const quick = flag('quick')
 const writeReadme = flag('write-readme')
 const profile = flag('profile')
+const heap = flag('heap')
 const only = new Set((option('only') ?? 'floor,peer,hush,cross').split(','))
-const known = new Set(['quick', 'write-readme', 'profile', 'report'])
+const known = new Set(['quick', 'write-readme', 'profile', 'heap', 'report'])
 for (const a of argv) {
   if (a.startsWith('--only=')) continue
   if (!a.startsWith('--') || !known.has(a.slice(2))) {
-    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--write-readme] [--profile] [--only=floor,peer,hush,cross] [--report]`)
+    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--write-readme] [--profile] [--heap] [--only=floor,peer,hush,cross] [--report]`)
     process.exit(2)
   }
 }
@@ -255,6 +256,7 @@ function specOf(target: Target, server: ServerProc): ServerSpec {
 
 async function connectionLadder(target: Target, server: ServerProc, lg: LoadGen, users: UserSpec[]): Promise<{ baseline: MemSnapshot; steps: ConnStep[] }> {
   const baseline = memOf((await server.probe('mem')).mem)
+  await heapSnapshot(target, server, 0)
   const steps: ConnStep[] = []
   let previous = { n: 0, mem: baseline }
   for (const n of plan.connSteps) {
@@ -264,6 +266,7 @@ async function connectionLadder(target: Target, server: ServerProc, lg: LoadGen,
       600_000,
     )
     const mem = memOf((await server.probe('mem')).mem)
+    await heapSnapshot(target, server, n)
     const idleCores = await serverCores([server], 1_000)
     const added = n - previous.n
     const step: ConnStep = {
@@ -293,6 +296,16 @@ async function connectionLadder(target: Target, server: ServerProc, lg: LoadGen,
     previous = { n, mem }
   }
   return { baseline, steps }
+}
+
+/** With --heap, a heap snapshot of the server holding `conns` connections, for a diff by constructor. */
+async function heapSnapshot(target: Target, server: ServerProc, conns: number): Promise<void> {
+  if (!heap) return
+  const dir = path.join(ROOT, 'bench/results/profile')
+  await mkdir(dir, { recursive: true })
+  const file = path.join(dir, `${target}-${conns}.heapsnapshot`)
+  await server.probe('heap', file)
+  log(`${target}: heap snapshot at ${conns} connections: ${path.relative(ROOT, file)}`)
 }
 
 /** Puts the tail of a server's own output (its warnings and errors) into the run's notes. */
@@ -811,6 +824,8 @@ async function main(): Promise<void> {
     notes.push(`the machine was not idle at the start (load average ${results.machine.loadavgStart[0]}): other processes share the cores`)
   }
   log(`${results.mode} mode, run ${runId}; ${results.machine.nproc} cores, Node ${process.version}`)
+  buildForBench()
+  log('compiled src/ and bench/ into bench/.build (servers and load generator run as plain JavaScript)')
 
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'hush-bench-'))
   dynamodb = await launchDynamoDbLocal({ dataDir, logger: pino({ level: 'warn' }) })

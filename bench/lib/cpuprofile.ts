@@ -33,7 +33,7 @@ export interface ProfileSummary {
 
 function areaOf(url: string, name: string): string {
   if (!url) return name === '(garbage collector)' ? 'GC' : name === '(idle)' || name === '(program)' ? name : 'native/other'
-  if (url.includes('/work/main/src/')) return 'hush src/'
+  if (url.includes(`${ROOT}/src/`) || url.includes(`${ROOT}/bench/.build/src/`)) return 'hush src/'
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (m) {
     const pkg = m[1]!
