@@ -1,6 +1,6 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { GraphQLError } from 'graphql'
+import { GraphQLError, type FormattedExecutionResult } from 'graphql'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
@@ -54,9 +54,8 @@ describe('graphql-ws on /graphql', () => {
       expect(JSON.stringify(errors)).toContain('BAD_USER_INPUT')
 
       // A domain error from a resolver keeps its code and path, as over HTTP.
-      const refused = await new Promise<{ data?: unknown; errors?: Array<{ path?: unknown; extensions?: { code?: string } }> }>(
-        (resolve, reject) =>
-          client.subscribe({ query: 'mutation { setTyping(chatId: "c_nope", typing: true) }' }, { next: resolve, error: reject, complete: () => {} }),
+      const refused = await new Promise<FormattedExecutionResult>((resolve, reject) =>
+        client.subscribe({ query: 'mutation { setTyping(chatId: "c_nope", typing: true) }' }, { next: resolve, error: reject, complete: () => {} }),
       )
       expect(refused.data).toBeNull()
       expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND')

@@ -1,35 +1,56 @@
 import { topics, type EventBus } from './events.js'
 
+/** How often lapsed typing is looked for: typing ends within timeoutMs plus this. */
+const SWEEP_MS = 250
+
+interface Typist {
+  chatId: string
+  userId: string
+  /** Date.now() past which the typing lapses without a refresh. */
+  lapsesAt: number
+}
+
 /**
  * Typing indicators: never stored, only published. The process that took the last
- * setTyping(true) of a user in a chat owns a timer that sends typing=false after `timeoutMs`
- * without a refresh; the end of the typist's subscription sends it at once, and a message of the
- * typist ends it without an event (subscribers read it from the message).
+ * setTyping(true) of a user in a chat sends typing=false after `timeoutMs` without a refresh;
+ * the end of the typist's subscription sends it at once, and a message of the typist ends it
+ * without an event (subscribers read it from the message).
+ *
+ * Deadlines are swept by one timer rather than kept as a timer per typist: a refresh then only
+ * moves a number, where a fresh timer per refresh (several a second per typist) would outlive
+ * the young generation and load the collector with objects that die seconds later.
  */
 export class TypingTracker {
-  private readonly timers = new Map<string, NodeJS.Timeout>()
+  private readonly typists = new Map<string, Typist>()
+  private readonly sweeper: NodeJS.Timeout
 
   constructor(
     private readonly events: EventBus,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS)
+    this.sweeper.unref()
+  }
 
   private key(chatId: string, userId: string): string {
     return `${chatId} ${userId}`
   }
 
   async set(chatId: string, userId: string, typing: boolean): Promise<void> {
-    const key = this.key(chatId, userId)
-    const wasTyping = this.ended(chatId, userId)
     if (!typing) {
+      this.ended(chatId, userId)
       await this.publish(chatId, userId, false)
       return
     }
-    const timer = setTimeout(() => void this.stop(chatId, userId), this.timeoutMs)
-    timer.unref()
-    this.timers.set(key, timer)
-    // A refresh only moves the timer: the peer already sees "typing".
-    if (!wasTyping) await this.publish(chatId, userId, true)
+    const key = this.key(chatId, userId)
+    const lapsesAt = Date.now() + this.timeoutMs
+    const typist = this.typists.get(key)
+    // A refresh only moves the deadline: the peer already sees "typing".
+    if (typist) typist.lapsesAt = lapsesAt
+    else {
+      this.typists.set(key, { chatId, userId, lapsesAt })
+      await this.publish(chatId, userId, true)
+    }
   }
 
   /** typing=false, if this process saw the user typing in the chat. */
@@ -38,21 +59,25 @@ export class TypingTracker {
   }
 
   /**
-   * Drops the user's typing timer without an event (a message of theirs tells subscribers);
-   * true when there was one.
+   * Forgets the user's typing without an event (a message of theirs tells subscribers); true
+   * when there was one.
    */
   ended(chatId: string, userId: string): boolean {
-    const key = this.key(chatId, userId)
-    const timer = this.timers.get(key)
-    if (!timer) return false
-    clearTimeout(timer)
-    this.timers.delete(key)
-    return true
+    return this.typists.delete(this.key(chatId, userId))
   }
 
   close(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer)
-    this.timers.clear()
+    clearInterval(this.sweeper)
+    this.typists.clear()
+  }
+
+  private sweep(): void {
+    const now = Date.now()
+    for (const [key, typist] of this.typists) {
+      if (typist.lapsesAt > now) continue
+      this.typists.delete(key)
+      void this.publish(typist.chatId, typist.userId, false)
+    }
   }
 
   private publish(chatId: string, userId: string, typing: boolean): Promise<void> {
