@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import { serveGraphQLWs } from '../src/server/ws-adapter.js'
 import { ViewerDocument } from './generated/graphql.js'
-import { startTestApp, type TestApp } from './support/app.js'
+import { SignJWT } from 'jose'
+import { startTestApp, TEST_JWT_SECRET, type TestApp } from './support/app.js'
 import { signUp, wsClient, wsExecute } from './support/client.js'
 
 const closeCodeOf = (client: ReturnType<typeof wsClient>): Promise<number> =>
@@ -40,6 +41,27 @@ describe('graphql-ws on /graphql', () => {
       expect(await closeCodeOf(client)).toBe(4403)
       await client.dispose()
     }
+  })
+
+  it('closes a socket with 4403 once its token expires, after serving it until then', async () => {
+    const user = await signUp(app.url)
+    const expiresAt = Math.floor(Date.now() / 1000) + 2
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user.id).setIssuer('hush').setAudience('hush')
+      .setExpirationTime(expiresAt).sign(new TextEncoder().encode(TEST_JWT_SECRET))
+    const socket = new WebSocket(`${app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws')
+    const closed = new Promise<{ code: number; at: number }>((resolve) => socket.once('close', (code) => resolve({ code, at: Date.now() })))
+    const frames: string[] = []
+    socket.on('message', (data) => frames.push(String(data)))
+    await new Promise((resolve) => socket.once('open', resolve))
+    const acknowledged = new Promise((resolve) => socket.once('message', resolve))
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }))
+    await acknowledged
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ viewer { id } }' } }))
+    const { code, at } = await closed
+    expect(frames.some((frame) => frame.includes(user.id))).toBe(true)
+    expect(code).toBe(4403)
+    expect(at).toBeGreaterThanOrEqual(expiresAt * 1000)
+    expect(at).toBeLessThan(expiresAt * 1000 + 2_500)
   })
 
   it('runs validation and error masking on the socket path too', async () => {

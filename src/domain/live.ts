@@ -1,6 +1,6 @@
 import { other, toMessageView, type ChatService, type MessageView, type ParticipantView } from './chats.js'
 import { badInput, DomainError, notFound } from './errors.js'
-import { EventQueue } from './event-queue.js'
+import { EventQueue, type QueueOwner } from './event-queue.js'
 import { topics, type ChatBusEvent, type ChatCloseReason, type EventBus, type Unsubscribe, type UserBusEvent } from './events.js'
 import type { ChatRecord, ChatSide, ChatStore, Clock, MessageRecord, PresenceStore, Viewer } from './ports.js'
 import type { TypingTracker } from './typing.js'
@@ -89,19 +89,15 @@ export class LiveService {
     if (afterSeq !== null && afterSeq !== undefined && (!Number.isInteger(afterSeq) || afterSeq < 0)) {
       throw badInput('afterSeq must be a whole number from 0.')
     }
-    const key = `${chatId} ${viewer.userId}`
+    const key = deliveryKey(chatId, viewer.userId)
     let marks = this.deliveries.get(key)
     if (!marks) this.deliveries.set(key, (marks = { streams: 0, sent: 0, stored: 0 }))
     marks.streams++
-    const closed = () => {
-      this.streams.delete(stream)
-      if (--marks.streams === 0) this.deliveries.delete(key)
-    }
-    const stream = new ChatStream(this.deps, viewer, chatId, afterSeq ?? undefined, marks, onOverflow, closed)
+    const stream = new ChatStream(this.deps, viewer, chatId, afterSeq ?? undefined, marks, onOverflow, this)
     try {
       await stream.open()
     } catch (error) {
-      closed()
+      this.streamClosed(stream)
       throw error
     }
     this.streams.add(stream)
@@ -130,6 +126,12 @@ export class LiveService {
   async peerPresent(viewer: Viewer, chatId: string): Promise<boolean> {
     const { chat, side } = await this.deps.chatService.require(viewer, chatId)
     return this.deps.presence.isPresent(chatId, chat[other(side)].userId)
+  }
+
+  /** Called once by each chat stream that ended (or never opened). */
+  streamClosed(stream: ChatStream): void {
+    this.streams.delete(stream)
+    if (--stream.delivered.streams === 0) this.deliveries.delete(deliveryKey(stream.chatId, stream.viewer.userId))
   }
 
   close(): void {
@@ -163,12 +165,12 @@ export class LiveService {
  * One notifications subscription: the user's channel says which chats to listen to, and each
  * chat's channel brings the messages for the user and the closes.
  */
-class NotificationStream {
+class NotificationStream implements QueueOwner {
   readonly queue: EventQueue<NotificationView>
   /** Chat id → its channel's unsubscribe (undefined while subscribing). */
   private readonly listening = new Map<string, Unsubscribe | undefined>()
-  /** Chats that produced a NewMessage here, so a catch-up read never repeats one. */
-  private readonly notified = new Set<string>()
+  /** Chats that produced a NewMessage here, so a catch-up read never repeats one (made on first use). */
+  private notified: Set<string> | undefined
   private userChannel: Unsubscribe | undefined
   private readonly onChatEvent = (event: ChatBusEvent) => this.heard(event)
 
@@ -177,7 +179,7 @@ class NotificationStream {
     private readonly viewer: Viewer,
     onOverflow: (() => void) | undefined,
   ) {
-    this.queue = new EventQueue<NotificationView>(deps.maxQueuedEvents, () => void this.close(), onOverflow)
+    this.queue = new EventQueue<NotificationView>(deps.maxQueuedEvents, this, onOverflow)
   }
 
   async open(): Promise<void> {
@@ -192,6 +194,7 @@ class NotificationStream {
 
   private heard(event: ChatBusEvent): void {
     if (event.kind === 'message' && event.message.senderId !== this.viewer.userId) {
+      this.notified ??= new Set()
       this.notified.add(event.chatId)
       this.queue.push({
         kind: 'newMessage',
@@ -219,7 +222,8 @@ class NotificationStream {
   /** A chat that just started may have had its first message before its channel was heard. */
   private async listenFromStart(chatId: string): Promise<void> {
     await this.listen(chatId)
-    const { viewer, notified } = this
+    const { viewer } = this
+    const notified = (this.notified ??= new Set())
     const found = await this.deps.chatService.find(viewer, chatId)
     if (!found || found.chat.lastSeq === 0 || notified.has(chatId)) return
     const [latest] = await this.deps.chats.listMessages(chatId, { limit: 1, fromEnd: true })
@@ -228,12 +232,18 @@ class NotificationStream {
     this.queue.push({ kind: 'newMessage', chatId, message: toMessageView(latest, viewer.userId), unreadCount: found.chat[found.side].unread })
   }
 
+  queueClosed(): void {
+    void this.close()
+  }
+
   private async close(): Promise<void> {
     await this.userChannel?.()
     for (const unsubscribe of this.listening.values()) await unsubscribe?.()
     this.listening.clear()
   }
 }
+
+const deliveryKey = (chatId: string, userId: string) => `${chatId} ${userId}`
 
 /** Highest seq of the peer's messages sent as a receipt, and stored, by any of the streams. */
 interface DeliveryMarks {
@@ -246,9 +256,10 @@ interface DeliveryMarks {
  * One chatEvents subscription: its channel listener feeds an inbox that is worked off strictly in
  * order (a message may first need a read of the ones it skipped), into a bounded queue.
  */
-class ChatStream {
+class ChatStream implements QueueOwner {
   readonly queue: EventQueue<ChatEventView>
-  private readonly inbox: ChatTask[] = []
+  /** Replaced by a fresh array when drained, so an idle stream keeps no grown backing store. */
+  private inbox: ChatTask[] = []
   private pumping = false
   private unsubscribe: Unsubscribe | undefined
   private closed = false
@@ -269,14 +280,14 @@ class ChatStream {
 
   constructor(
     private readonly deps: LiveServiceOptions,
-    private readonly viewer: Viewer,
-    private readonly chatId: string,
+    readonly viewer: Viewer,
+    readonly chatId: string,
     private readonly afterSeq: number | undefined,
-    private readonly delivered: DeliveryMarks,
+    readonly delivered: DeliveryMarks,
     onOverflow: (() => void) | undefined,
-    private readonly onClosed: () => void,
+    private readonly registry: Pick<LiveService, 'streamClosed'>,
   ) {
-    this.queue = new EventQueue<ChatEventView>(deps.maxQueuedEvents, () => void this.close(), onOverflow)
+    this.queue = new EventQueue<ChatEventView>(deps.maxQueuedEvents, this, onOverflow)
   }
 
   /**
@@ -329,6 +340,7 @@ class ChatStream {
     this.pumping = true
     try {
       while (this.inbox.length > 0 && !this.queue.isEnded) await this.handle(this.inbox.shift()!)
+      if (this.inbox.length === 0) this.inbox = []
     } catch (error) {
       this.queue.fail(error)
     } finally {
@@ -435,10 +447,14 @@ class ChatStream {
     void this.deps.chatService.storeDelivered(this.chatId, this.side, delivered.stored).catch(() => undefined)
   }
 
+  queueClosed(): void {
+    void this.close()
+  }
+
   private async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.onClosed()
+    this.registry.streamClosed(this)
     clearTimeout(this.receiptTimer)
     clearTimeout(this.storeTimer)
     this.sendReceipt()

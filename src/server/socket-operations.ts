@@ -1,6 +1,7 @@
 import { createSourceEventStream, getOperationAST, GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
 import { CloseCode } from 'graphql-ws'
+import type { WebSocket } from 'ws'
 import type { Limits } from '../config.js'
 import type { Services } from '../domain/services.js'
 import type { GraphQLContext } from '../schema/context.js'
@@ -37,6 +38,7 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
   const { schema, services, limits, maskError } = options
   const operations = new OperationCache(schema, OPERATIONS_MAX)
   const refuse = (message: string, code: string) => [new GraphQLError(message, { extensions: { code } })]
+  const tokenExpiries = new TokenExpiries()
   let connections = 0
 
   return {
@@ -46,8 +48,9 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
       const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization
       const viewer = await services.accounts.authenticate(typeof authorization === 'string' ? authorization : undefined)
       // 4403 Forbidden, which graphql-ws clients treat as retryable.
-      if (!viewer || !options.accepting()) return false
       const socket = ctx.extra.socket
+      // A socket gone while its token was checked must not be watched.
+      if (!viewer || !options.accepting() || socket.readyState !== socket.OPEN) return false
       ctx.extra.context = {
         viewer,
         services,
@@ -57,13 +60,10 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
       }
       // The upgrade request is not needed past here, and would be kept for the socket's life.
       ctx.extra.request = undefined
-      const msUntilExpiry = viewer.expiresAt * 1000 - Date.now()
-      if (msUntilExpiry < 2 ** 31 - 1) {
-        const timer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), msUntilExpiry)
-        socket.once('close', () => clearTimeout(timer))
-      }
+      tokenExpiries.watch(socket, viewer.expiresAt * 1000)
       return true
     },
+    onClose: (ctx) => tokenExpiries.forget(ctx.extra.socket),
     prepare: (ctx, _id, payload): PreparedOperation | readonly GraphQLError[] => {
       const contextValue = ctx.extra.context
       if (!contextValue) throw new Error('operation on an unauthenticated socket')
@@ -102,6 +102,41 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
       const original = error instanceof Error ? error : new Error(String(error))
       return new GraphQLError(original.message, { originalError: original })
     },
+  }
+}
+
+/** How often sockets are checked for an expired token: they are closed within this of its `exp`. */
+const TOKEN_CHECK_MS = 1_000
+
+/**
+ * Closes each socket (4403, which clients retry with a fresh token) once its token expired. One
+ * timer for all sockets, running only while some are watched, rather than a timer per socket.
+ */
+class TokenExpiries {
+  private readonly expiries = new Map<WebSocket, number>()
+  private timer: NodeJS.Timeout | undefined
+
+  watch(socket: WebSocket, expiresAtMs: number): void {
+    this.expiries.set(socket, expiresAtMs)
+    if (this.timer) return
+    this.timer = setInterval(() => this.check(), TOKEN_CHECK_MS)
+    this.timer.unref()
+  }
+
+  forget(socket: WebSocket): void {
+    this.expiries.delete(socket)
+    if (this.expiries.size > 0 || !this.timer) return
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  private check(): void {
+    const now = Date.now()
+    for (const [socket, expiresAt] of this.expiries) {
+      if (expiresAt > now) continue
+      this.expiries.delete(socket)
+      socket.close(CloseCode.Forbidden, 'Token expired')
+    }
   }
 }
 

@@ -27,7 +27,7 @@ export interface ProtocolSocket {
 export interface SocketContext<E> {
   /** Whatever the adapter attached to the socket (the `ws` socket, the upgrade request, …). */
   readonly extra: E
-  /** The payload of `connection_init` (an object, or undefined). */
+  /** The payload of `connection_init` (an object, or undefined), while onConnect runs. */
   readonly connectionParams: Readonly<Record<string, unknown>> | undefined
   /** Operations running or subscribed right now. */
   readonly operationCount: number
@@ -75,9 +75,16 @@ export interface SocketServerOptions<E> {
   onClose?: (ctx: SocketContext<E>, code: number, reason: string) => void
 }
 
-/** Handles one socket's frames; returns what to call when the socket has closed. */
+/** What the adapter calls for one socket: each frame it received, then its close. */
+export interface SocketHandlers {
+  /** Handles one text frame; rejects only on a fault of the server (the adapter then closes with 4500). */
+  handle(data: string): Promise<void>
+  /** The socket closed: its subscriptions are ended. */
+  closed(code: number, reason: string): void
+}
+
 export interface SocketServer<E> {
-  opened(socket: ProtocolSocket, extra: E): { handle: (data: string) => Promise<void>; closed: (code: number, reason: string) => void }
+  opened(socket: ProtocolSocket, extra: E): SocketHandlers
 }
 
 export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServer<E> {
@@ -93,7 +100,7 @@ export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServ
           if (!connection.initReceived) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout')
         }, initWaitMs)
       }
-      return { handle: (data) => connection.handle(data), closed: (code, reason) => connection.closed(code, reason) }
+      return connection
     },
   }
 }
@@ -101,7 +108,7 @@ export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServ
 /** An operation id taken by a `subscribe` whose work has not produced a subscription (yet). */
 const PENDING = null
 
-class Connection<E> implements SocketContext<E> {
+class Connection<E> implements SocketContext<E>, SocketHandlers {
   initReceived = false
   initTimer: NodeJS.Timeout | undefined
   connectionParams: Readonly<Record<string, unknown>> | undefined
@@ -135,7 +142,10 @@ class Connection<E> implements SocketContext<E> {
         clearTimeout(this.initTimer)
         this.initTimer = undefined
         if (message.payload !== null && typeof message.payload === 'object') this.connectionParams = message.payload
-        if (!(await this.options.onConnect(this))) return this.socket.close(CloseCode.Forbidden, 'Forbidden')
+        const accepted = await this.options.onConnect(this)
+        // Read by onConnect only: not kept (with its token) for the socket's life.
+        this.connectionParams = undefined
+        if (!accepted) return this.socket.close(CloseCode.Forbidden, 'Forbidden')
         if (this.ended) return
         this.acknowledged = true
         return this.socket.send('{"type":"connection_ack"}')
@@ -226,11 +236,26 @@ class Connection<E> implements SocketContext<E> {
 }
 
 /**
+ * A source that hands its next event to a consumer object, without a promise per event (Hush's
+ * EventQueue). An idle subscription then holds one waiting consumer, where an async iterator
+ * holds a pending promise with its reactions and resolving functions.
+ */
+export interface PullSource {
+  pullInto(consumer: { take(value: unknown): void; end(): void; fail(error: unknown): void }): void
+}
+
+const isPullSource = (source: AsyncIterator<unknown>): source is AsyncIterator<unknown> & PullSource =>
+  typeof (source as Partial<PullSource>).pullInto === 'function'
+
+/**
  * One running subscription: pulls an event, maps it, writes it, and only then pulls the next, so
  * a client that stops reading makes its source buffer (and, in Hush, cut it off) rather than this.
  */
 class Subscription<E> {
   private stopped = false
+  /** True while a pull runs: an event handed over synchronously sets `again` instead of recursing. */
+  private pulling = false
+  private again = false
 
   constructor(
     private readonly connection: Connection<E>,
@@ -240,7 +265,26 @@ class Subscription<E> {
   ) {}
 
   pull(): void {
-    this.source.next().then(this.received, this.failed)
+    if (this.pulling) {
+      this.again = true
+      return
+    }
+    const { source } = this
+    this.pulling = true
+    try {
+      do {
+        this.again = false
+        if (this.stopped) return
+        if (isPullSource(source)) source.pullInto(this)
+        else
+          source.next().then(
+            (step) => (step.done ? this.end() : this.take(step.value)),
+            (error: unknown) => this.fail(error),
+          )
+      } while (this.again)
+    } finally {
+      this.pulling = false
+    }
   }
 
   /** Ended by the client's `complete` or the socket's close: the source is told, nothing more is sent. */
@@ -250,38 +294,44 @@ class Subscription<E> {
     void this.source.return?.()?.catch(() => undefined)
   }
 
-  private readonly received = (step: IteratorResult<unknown>): void => {
+  take(event: unknown): void {
     if (this.stopped) return
-    if (step.done) return this.finish()
     let mapped: Promise<ExecutionResult> | ExecutionResult
     try {
-      mapped = this.map(step.value)
+      mapped = this.map(event)
     } catch (error) {
-      return this.failed(error)
+      return this.fail(error)
     }
-    if (mapped instanceof Promise) mapped.then(this.write, this.failed)
-    else this.write(mapped)
+    if (mapped instanceof Promise) {
+      mapped.then(
+        (result) => this.write(result),
+        (error: unknown) => this.fail(error),
+      )
+    } else this.write(mapped)
   }
 
-  private readonly write = (result: ExecutionResult): void => {
-    if (this.stopped) return
-    const written = this.connection.sendNext(this.id, result)
-    if (written) written.then(() => this.stopped || this.pull(), this.failed)
-    else this.pull()
+  end(): void {
+    this.stopped = true
+    if (!this.connection.isLive(this.id, this)) return
+    this.connection.operations.delete(this.id)
+    settle(this.connection.sendComplete(this.id))
   }
 
-  private readonly failed = (error: unknown): void => {
+  fail(error: unknown): void {
     if (this.stopped || !this.connection.isLive(this.id, this)) return
     this.stopped = true
     this.connection.operations.delete(this.id)
     settle(this.connection.sendError(this.id, [this.connection.options.toGraphQLError(error)]))
   }
 
-  private finish(): void {
-    this.stopped = true
-    if (!this.connection.isLive(this.id, this)) return
-    this.connection.operations.delete(this.id)
-    settle(this.connection.sendComplete(this.id))
+  private write(result: ExecutionResult): void {
+    if (this.stopped) return
+    const written = this.connection.sendNext(this.id, result)
+    if (!written) return this.pull()
+    written.then(
+      () => this.pull(),
+      (error: unknown) => this.fail(error),
+    )
   }
 }
 

@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { CloseCode, handleProtocols } from 'graphql-ws'
 import type { Logger } from 'pino'
-import type { WebSocket, WebSocketServer } from 'ws'
-import { makeSocketServer, type SocketServerOptions } from './socket-server.js'
+import type { RawData, WebSocket, WebSocketServer } from 'ws'
+import { makeSocketServer, type ProtocolSocket, type SocketHandlers, type SocketServerOptions } from './socket-server.js'
 
 /** What the adapter hands to the socket server's options as `ctx.extra`. */
 export interface Extra {
@@ -29,6 +29,7 @@ export interface WsAdapterOptions {
  * - frames are written without waiting for each one's callback (unless the client stopped
  *   reading), and a socket is corked for the rest of the tick, so a mutation's `next` and
  *   `complete` (or a burst of events) leave in one write instead of one system call each;
+ * - its listeners are shared by all sockets, so that an idle socket holds no closures.
  * Returns a function that stops the keep-alive timer.
  */
 export function serveGraphQLWs<E extends Extra>(
@@ -39,66 +40,97 @@ export function serveGraphQLWs<E extends Extra>(
   const { logger } = adapter
   const keepAliveMs = adapter.keepAliveMs ?? 12_000
   const server = makeSocketServer(options)
-  const awaitingPong = new Set<WebSocket>()
   wsServer.options.handleProtocols = handleProtocols
 
   // Sockets are spread over slices, one pinged per tick, so that thousands of pings (a system call
   // each) never stall the event loop at once; each socket is pinged once per keepAliveMs.
-  const slices = Array.from({ length: Math.max(1, Math.round(keepAliveMs / KEEP_ALIVE_TICK_MS)) }, () => new Set<WebSocket>())
+  const slices = Array.from({ length: Math.max(1, Math.round(keepAliveMs / KEEP_ALIVE_TICK_MS)) }, () => new Set<WsSocket>())
   let tick = 0
   let joined = 0
   const keepAlive = setInterval(() => {
     for (const socket of slices[tick++ % slices.length]!) {
-      if (awaitingPong.has(socket)) {
-        socket.terminate()
+      if (socket.awaitingPong) {
+        socket.ws.terminate()
         continue
       }
-      if (socket.readyState !== socket.OPEN) continue
-      awaitingPong.add(socket)
-      socket.ping()
+      if (socket.ws.readyState !== socket.ws.OPEN) continue
+      socket.awaitingPong = true
+      socket.ws.ping()
     }
   }, keepAliveMs / slices.length)
   keepAlive.unref()
-  function answered(this: WebSocket) {
-    awaitingPong.delete(this)
-  }
 
-  const internalError = (socket: WebSocket, error: unknown, what: string) => {
+  // Listeners are shared by all sockets (ws calls them with the WebSocket as `this`), so that a
+  // socket costs its handle object and no closures.
+  function onMessage(this: WebSocket, data: RawData): void {
+    const socket = handleOf(this)
+    socket.handlers.handle(String(data)).catch((error: unknown) => internalError(socket.ws, error, 'graphql-ws message failed'))
+  }
+  function onPong(this: WebSocket): void {
+    handleOf(this).awaitingPong = false
+  }
+  function onError(this: WebSocket, error: Error): void {
+    internalError(this, error, 'WebSocket error')
+  }
+  function onClose(this: WebSocket, code: number, reason: Buffer): void {
+    const socket = handleOf(this)
+    if (socket.closed) return
+    socket.closed = true
+    socket.slice.delete(socket)
+    socket.handlers.closed(code, String(reason))
+  }
+  const internalError = (ws: WebSocket, error: unknown, what: string) => {
     logger.error({ err: error }, what)
-    socket.close(CloseCode.InternalServerError, 'Internal server error')
+    ws.close(CloseCode.InternalServerError, 'Internal server error')
   }
 
-  wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    socket.once('error', (error) => internalError(socket, error, 'WebSocket error'))
-    socket.on('pong', answered)
+  wsServer.on('connection', (ws: WebSocket, request: IncomingMessage) => {
     const slice = slices[joined++ % slices.length]!
+    const socket = new WsSocket(ws, slice)
+    ;(ws as SocketWithHandle)[HANDLE] = socket
     slice.add(socket)
-    const { handle, closed } = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) => {
-          if (socket.readyState !== socket.OPEN) return
-          corkForTick(socket)
-          if (socket.bufferedAmount < BACKPRESSURE_BYTES) return socket.send(data)
-          // A client that stopped reading: the subscription waits before it takes the next event,
-          // so events pile up in its bounded queue, which cuts the client off.
-          return new Promise<void>((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())))
-        },
-        close: (code, reason) => socket.close(code, reason),
-      },
-      { socket, request } as Extra as E,
-    )
-    socket.on('message', (data) => {
-      handle(String(data)).catch((error: unknown) => internalError(socket, error, 'graphql-ws message failed'))
-    })
-    socket.once('close', (code, reason) => {
-      awaitingPong.delete(socket)
-      slice.delete(socket)
-      closed(code, String(reason))
-    })
+    socket.handlers = server.opened(socket, { socket: ws, request } as Extra as E)
+    ws.on('message', onMessage)
+    ws.on('pong', onPong)
+    ws.on('error', onError)
+    ws.on('close', onClose)
   })
 
   return () => clearInterval(keepAlive)
+}
+
+const HANDLE = Symbol('hush.socket')
+type SocketWithHandle = WebSocket & { [HANDLE]?: WsSocket }
+const handleOf = (ws: WebSocket): WsSocket => (ws as SocketWithHandle)[HANDLE]!
+
+/** One `ws` socket as the protocol core sees it, with the adapter's own state for it. */
+class WsSocket implements ProtocolSocket {
+  handlers!: SocketHandlers
+  awaitingPong = false
+  closed = false
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly slice: Set<WsSocket>,
+  ) {}
+
+  get protocol(): string {
+    return this.ws.protocol
+  }
+
+  send(data: string): void | Promise<void> {
+    const { ws } = this
+    if (ws.readyState !== ws.OPEN) return
+    corkForTick(ws)
+    if (ws.bufferedAmount < BACKPRESSURE_BYTES) return ws.send(data)
+    // A client that stopped reading: the subscription waits before it takes the next event,
+    // so events pile up in its bounded queue, which cuts the client off.
+    return new Promise<void>((resolve, reject) => ws.send(data, (error) => (error ? reject(error) : resolve())))
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason)
+  }
 }
 
 const KEEP_ALIVE_TICK_MS = 100

@@ -6,7 +6,8 @@ import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '.
  * on the other.
  */
 export class InProcessEventBus implements EventBus {
-  private readonly listeners = new Map<Topic, Set<EventListener<never>>>()
+  /** Per topic, one entry object per subscribe call (so one function subscribed twice counts twice). */
+  private readonly listeners = new Map<Topic, Set<{ listener: EventListener<never> }>>()
 
   async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
     const listeners = this.listeners.get(topic)
@@ -15,15 +16,14 @@ export class InProcessEventBus implements EventBus {
     // One copy for all listeners, as the Redis adapter gives them: listeners only read events.
     setImmediate(() => {
       const copy = JSON.parse(message) as never
-      for (const listener of listeners) listener(copy)
+      for (const entry of listeners) entry.listener(copy)
     })
   }
 
   async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe> {
     let listeners = this.listeners.get(topic)
     if (!listeners) this.listeners.set(topic, (listeners = new Set()))
-    // A wrapper per call, so subscribing one function twice gives two independent subscriptions.
-    const entry: EventListener<never> = (event) => listener(event)
+    const entry = { listener: listener as EventListener<never> }
     listeners.add(entry)
     return async () => {
       listeners.delete(entry)

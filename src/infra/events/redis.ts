@@ -52,7 +52,7 @@ export class RedisEventBus implements EventBus {
 
   async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe> {
     const channel = this.prefix + topic
-    const subscriptionId = await this.pubsub.subscribe(channel, (event: TopicEvents[T]) => listener(event))
+    const subscriptionId = await this.pubsub.subscribe(channel, listener)
     this.topicRefs.set(channel, (this.topicRefs.get(channel) ?? 0) + 1)
     let done = false
     return async () => {
