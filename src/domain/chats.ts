@@ -89,10 +89,12 @@ const SENT_CHATS_MAX = 10_000
 /** Chats kept from recent reads for requireRecent (a record is about 0.5 KB). */
 const RECENT_READS_MAX = 50_000
 /**
- * requireRecent answers from a read about this old at most: typing is frequent, and typing into a
- * chat closed elsewhere a moment ago reaches nobody (its subscriptions ended with the close).
+ * requireRecent answers from a read about this old at most. Only the chat's status can be stale
+ * (participants never change, expiry is checked against the cached expiresAt, which only moves
+ * later, and a close in this process drops the entry), and a stale status costs nothing: typing
+ * into a chat closed elsewhere reaches nobody, its subscriptions having ended with the close.
  */
-const RECENT_CHAT_MAX_AGE_MS = 30_000
+const RECENT_CHAT_MAX_AGE_MS = 5 * 60_000
 /** Optimistic attempts at the next seq before a send gives up (each one lost to another send). */
 const SEND_ATTEMPTS = 200
 
