@@ -70,7 +70,8 @@ const plan = quick
       graceMs: 1_000,
       warmupMs: 750,
       settleMs: 500,
-      retries: 1,
+      // No second try of a failed step: it keeps the quick run under two minutes.
+      retries: 0,
       quietWaitMs: 5_000,
       idleWaitMs: 10_000,
       sendPath: { concurrency: 16, durationMs: 2_000 },

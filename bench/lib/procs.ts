@@ -59,7 +59,18 @@ export interface StartOptions {
 
 export async function startServer(options: StartOptions): Promise<ServerProc> {
   const port = await freePort()
-  const execArgv = ['--expose-gc', '--max-old-space-size=6144', '--import', `./${BUILD_DIR}/bench/probe.js`, built(options.script)]
+  const execArgv = [
+    '--expose-gc',
+    '--max-old-space-size=6144',
+    // The young generation at its usual 64-bit maximum from the start, in every server alike: V8
+    // grows it (by up to 32 MB) as allocation picks up, and whether that happened before or after
+    // the empty-server baseline would otherwise swing "memory per connection" from run to run.
+    '--min-semi-space-size=16',
+    '--max-semi-space-size=16',
+    '--import',
+    `./${BUILD_DIR}/bench/probe.js`,
+    built(options.script),
+  ]
   const child = spawn(process.execPath, execArgv, {
     cwd: ROOT,
     env: {

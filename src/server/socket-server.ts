@@ -223,7 +223,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
         return
       }
       if (!this.isLive(id)) {
-        void source.return?.()
+        void source.return?.()?.catch(() => undefined)
         return
       }
       const subscription = new Subscription(this, id, source, operation.map)
