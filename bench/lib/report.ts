@@ -282,7 +282,7 @@ function tables(r: Results): Table[] {
     const p = c.publishes
     const per = (x: PublishCount | undefined) => (x ? `${x.perEvent.toFixed(2)} (${num(x.publishes)} for ${num(x.events)} events; INFO commandstats delta ${num(x.commandstatsDelta)})` : '–')
     out.push({
-      title: `Across processes (typing over HTTP; ${num(c.pairsPerGroup)} connected pairs per setup, all setups connected at once)`,
+      title: `Across processes (typing over the socket; ${num(c.pairsPerGroup)} connected pairs per setup, all setups connected at once; each setup measured twice, in alternating order, its better step shown)`,
       headers: ['setup', 'target/s', 'achieved/s', 'p50 ms', 'p99 ms', 'max ms', 'lost+err', 'other CPU'],
       rows,
       note:
