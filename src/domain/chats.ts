@@ -444,10 +444,10 @@ export class ChatService {
    * Like `require`, from a recent read of the chat: for hot paths that only need to know the
    * caller is a participant of a live, open chat (typing). Participants never change and expiry
    * only moves later, so a cached record answers both for as long as it says the chat is live;
-   * only its status may be old. A record older than RECENT_CHAT_MAX_AGE_MS (less a random part, so that chats
-   * read together are not re-read together) still answers once, while it is re-read in the
-   * background: a hot path never waits for a read after the first. A close made by this process
-   * drops the record at once.
+   * only its status may be old. A record older than RECENT_CHAT_MAX_AGE_MS (less a random part,
+   * so that chats read together are not re-read together) still answers once, while it is re-read
+   * in the background: a hot path never waits for a read after the first. A close made by this
+   * process drops the record at once.
    */
   async requireRecent(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide }> {
     const now = this.deps.clock.now()
