@@ -282,7 +282,7 @@ function tables(r: Results): Table[] {
     const p = c.publishes
     const per = (x: PublishCount | undefined) => (x ? `${x.perEvent.toFixed(2)} (${num(x.publishes)} for ${num(x.events)} events; INFO commandstats delta ${num(x.commandstatsDelta)})` : '–')
     out.push({
-      title: `Across processes (typing over the socket; ${num(c.pairsPerGroup)} connected pairs per setup, all setups connected at once; each setup measured twice, in alternating order, its better step shown)`,
+      title: `Across processes (typing over the socket; ${num(c.pairsPerGroup)} connected pairs per setup, all setups connected at once${r.mode === 'full' ? '; each setup measured twice, in alternating order, its better step shown' : ''})`,
       headers: ['setup', 'target/s', 'achieved/s', 'p50 ms', 'p99 ms', 'max ms', 'lost+err', 'other CPU'],
       rows,
       note:
@@ -351,7 +351,7 @@ export function renderMarkdown(r: Results): string {
     'Commands:',
     '',
     '```sh',
-    'npm run bench -- --quick              # ~2 min: 1,000 connections, rates 500…2,000/s, 2.5 s steps',
+    'npm run bench -- --quick              # under 2 min: 1,000 connections, rates 500…2,000/s, 2 s steps',
     'npm run bench                         # full: connections up to 15,000, rates 500…8,000/s (and past, while held)',
     'npm run bench -- --write-readme       # also rewrite this section from the run',
     'npm run bench -- --profile            # also CPU-profile the Hush server and list its hottest functions',
