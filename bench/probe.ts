@@ -1,9 +1,10 @@
 /**
- * Preloaded (`--import ./bench/probe.ts`) into every server process the benchmark starts, Hush's
- * included, so the server's own code stays untouched. Over the IPC channel the orchestrator asks
- * for memory after a full GC (needs --expose-gc), for CPU time, to start and stop a CPU profile
- * (V8 inspector) around one phase, or to write a heap snapshot. When the orchestrator goes away
- * the channel closes and the server is sent SIGTERM, so no benchmark server outlives its run.
+ * Preloaded (compiled, `--import ./bench/.build/bench/probe.js`) into every server process the
+ * benchmark starts, Hush's included, so the server's own code stays untouched. Over the IPC
+ * channel the orchestrator asks for memory after a full GC (needs --expose-gc), for CPU time, to
+ * start and stop a CPU profile (V8 inspector) around one phase, or to write a heap snapshot. When
+ * the orchestrator goes away the channel closes and the server is sent SIGTERM, so no benchmark
+ * server outlives its run.
  */
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'

@@ -9,7 +9,7 @@ export const ROOT = path.resolve(import.meta.dirname, '../..')
 
 /**
  * Servers and load generators run as compiled JavaScript, as in production (`npm start`), never
- * through tsx: its esbuild transform keeps function names by defining \`name\` on every closure,
+ * through tsx: its esbuild transform keeps function names by defining `name` on every closure,
  * which gives each one a property store (about 256 bytes) and costs a call per closure made.
  */
 const BUILD_DIR = 'bench/.build'
