@@ -271,10 +271,7 @@ export class ChatService {
    * fails the write and is read afresh. Its participants never change.
    */
   private lastSent(viewer: Viewer, chatId: string): { chat: ChatRecord; side: ChatSide } | undefined {
-    const chat = this.sentChats.get(chatId)
-    if (!chat || !this.isLive(chat, this.deps.clock.now())) return undefined
-    const side = chat.a.userId === viewer.userId ? 'a' : chat.b.userId === viewer.userId ? 'b' : undefined
-    return side && { chat, side }
+    return this.asParticipant(this.sentChats.get(chatId), viewer)
   }
 
   private rememberSent(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): void {
@@ -452,17 +449,14 @@ export class ChatService {
   async requireRecent(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide }> {
     const now = this.deps.clock.now()
     const cached = this.recentChats.get(chatId)
-    let chat = cached && this.isLive(cached.chat, now) ? cached.chat : undefined
-    if (!chat) {
-      if (!isChatId(chatId)) throw notFound('Chat')
-      chat = await this.readRecent(chatId)
-    } else if (now >= cached!.refreshAt && !cached!.refreshing) {
-      cached!.refreshing = true
-      this.readRecent(chatId).catch(() => (cached!.refreshing = false))
+    if (!cached || !this.isLive(cached.chat, now)) return this.require(viewer, chatId)
+    if (now >= cached.refreshAt && !cached.refreshing) {
+      cached.refreshing = true
+      this.readRecent(chatId).catch(() => (cached.refreshing = false))
     }
-    const side = chat?.a.userId === viewer.userId ? 'a' : chat?.b.userId === viewer.userId ? 'b' : undefined
-    if (!chat || !side || !this.isLive(chat, now)) throw notFound('Chat')
-    return { chat, side }
+    const found = this.asParticipant(cached.chat, viewer)
+    if (!found) throw notFound('Chat')
+    return found
   }
 
   private async readRecent(chatId: string): Promise<ChatRecord | undefined> {
@@ -486,7 +480,11 @@ export class ChatService {
    */
   async find(viewer: Viewer, chatId: string): Promise<{ chat: ChatRecord; side: ChatSide } | undefined> {
     if (!isChatId(chatId)) return undefined
-    const chat = await this.readRecent(chatId)
+    return this.asParticipant(await this.readRecent(chatId), viewer)
+  }
+
+  /** The chat and the viewer's side if the chat is live and the viewer one of its two. */
+  private asParticipant(chat: ChatRecord | undefined, viewer: Viewer): { chat: ChatRecord; side: ChatSide } | undefined {
     if (!chat || !this.isLive(chat, this.deps.clock.now())) return undefined
     const side = chat.a.userId === viewer.userId ? 'a' : chat.b.userId === viewer.userId ? 'b' : undefined
     return side && { chat, side }

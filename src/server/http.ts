@@ -35,7 +35,7 @@ export interface HushServer {
  * One HTTP server: Yoga serves queries, mutations and GraphiQL on /graphql; graphql-ws serves
  * subscriptions (and any operation) on the same path; /healthz and /readyz answer probes.
  * Both paths share the schema, the resolver context and the error masker; the socket path runs
- * graphql-js directly (see socket-operations.ts).
+ * its operations compiled by graphql-jit (see socket-operations.ts).
  */
 export function createHushServer(options: HushServerOptions): HushServer {
   const { services, logger, limits } = options

@@ -91,17 +91,7 @@ export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServ
   const formatErrors = options.formatErrors ?? ((errors) => errors.map((error) => error.toJSON()))
   const initWaitMs = options.connectionInitWaitTimeout ?? 3_000
   return {
-    opened(socket, extra) {
-      const connection = new Connection(socket, extra, options, formatErrors)
-      if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
-        socket.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable')
-      } else if (initWaitMs > 0 && Number.isFinite(initWaitMs)) {
-        connection.initTimer = setTimeout(() => {
-          if (!connection.initReceived) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout')
-        }, initWaitMs)
-      }
-      return connection
-    },
+    opened: (socket, extra) => new Connection(socket, extra, options, formatErrors, initWaitMs),
   }
 }
 
@@ -109,8 +99,8 @@ export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServ
 const PENDING = null
 
 class Connection<E> implements SocketContext<E>, SocketHandlers {
-  initReceived = false
-  initTimer: NodeJS.Timeout | undefined
+  private initReceived = false
+  private initTimer: NodeJS.Timeout | undefined
   connectionParams: Readonly<Record<string, unknown>> | undefined
   private acknowledged = false
   private ended = false
@@ -122,7 +112,16 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
     readonly extra: E,
     readonly options: SocketServerOptions<E>,
     readonly formatErrors: (errors: readonly GraphQLError[]) => unknown[],
-  ) {}
+    initWaitMs: number,
+  ) {
+    if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
+      socket.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable')
+    } else if (initWaitMs > 0 && Number.isFinite(initWaitMs)) {
+      this.initTimer = setTimeout(() => {
+        if (!this.initReceived) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout')
+      }, initWaitMs)
+    }
+  }
 
   get operationCount(): number {
     return this.operations.size

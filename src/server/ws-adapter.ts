@@ -74,8 +74,6 @@ export function serveGraphQLWs<E extends Extra>(
   }
   function onClose(this: WebSocket, code: number, reason: Buffer): void {
     const socket = handleOf(this)
-    if (socket.closed) return
-    socket.closed = true
     socket.slice.delete(socket)
     socket.handlers.closed(code, String(reason))
   }
@@ -107,7 +105,6 @@ const handleOf = (ws: WebSocket): WsSocket => (ws as SocketWithHandle)[HANDLE]!
 class WsSocket implements ProtocolSocket {
   handlers!: SocketHandlers
   awaitingPong = false
-  closed = false
 
   constructor(
     readonly ws: WebSocket,
