@@ -99,6 +99,14 @@ export interface RateResult {
   loadgenCpuMs: number
 }
 
+/** CPU per completed write, by process, filled in by the orchestrator (µs). */
+export interface CpuPerWrite {
+  /** the Hush server (0 when DynamoDB Local is driven directly) */
+  server: number
+  dynamodbLocal: number
+  loadgen: number
+}
+
 export interface SendPathResult {
   concurrency: number
   durationMs: number
@@ -112,6 +120,7 @@ export interface SendPathResult {
   /** sendMessage issued → its HTTP (or socket) answer */
   response: LatencySummary
   loadgenCpuMs: number
+  cpuPerWrite?: CpuPerWrite
 }
 
 export interface DdbResult {
@@ -122,6 +131,8 @@ export interface DdbResult {
   firstError?: string
   throughput: number
   latency: LatencySummary
+  loadgenCpuMs: number
+  cpuPerWrite?: CpuPerWrite
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -644,9 +655,9 @@ async function sendPath(job: Extract<Job, { type: 'sendpath' }>): Promise<SendPa
 
 /**
  * DynamoDB Local's own throughput for Hush's send write set: per message one TransactWriteItems
- * of the three items Hush writes (Update of the chat item with its seq condition, Put of the
- * message, Put of the idempotency record), item for item as dynamodb-toolbox writes them, with
- * the same concurrency, one writer per chat.
+ * of the three items Hush writes (Update of the chat item with its seq condition and unread
+ * counters, Put of the message, Put of the idempotency record), item for item as
+ * dynamodb-toolbox writes them, with the same concurrency, one writer per chat.
  */
 async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
   const client = new DynamoDBClient({
@@ -676,11 +687,13 @@ async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
             aAlias: S('Amber Fox'),
             aReadSeq: N(0),
             aDeliveredSeq: N(0),
+            aUnread: N(0),
             bUserId: S('u_benchb'),
             bRole: S('AUTHOR'),
             bAlias: S('Quiet Owl'),
             bReadSeq: N(0),
             bDeliveredSeq: N(0),
+            bUnread: N(0),
             status: S('ACTIVE'),
             createdAt: N(now),
             lastActivityAt: N(now),
@@ -696,6 +709,7 @@ async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
   let failures = 0
   let firstFailure: string | undefined
   const latencies: number[] = []
+  const cpu = process.cpuUsage()
   const deadline = performance.now() + job.durationMs
   const started = performance.now()
   const worker = async (chatId: string) => {
@@ -713,7 +727,7 @@ async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
                   TableName: job.table,
                   Key: { pk: S(`CHAT#${chatId}`), sk: S('CHAT') },
                   UpdateExpression:
-                    'SET #lastSeq = :seq, #lastActivityAt = :now, #expiresAt = :exp, #ttl = :ttl, #aReadSeq = :seq, #aDeliveredSeq = :seq, #et = if_not_exists(#et, :et)',
+                    'SET #lastSeq = :seq, #lastActivityAt = :now, #expiresAt = :exp, #ttl = :ttl, #aReadSeq = :seq, #aDeliveredSeq = :seq, #aUnread = :zero, #et = if_not_exists(#et, :et) ADD #bUnread :one',
                   ConditionExpression: '(#lastSeq = :prev) AND (#status = :active) AND (#expiresAt > :now)',
                   ExpressionAttributeNames: {
                     '#lastSeq': 'lastSeq',
@@ -722,6 +736,8 @@ async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
                     '#ttl': 'ttl',
                     '#aReadSeq': 'aReadSeq',
                     '#aDeliveredSeq': 'aDeliveredSeq',
+                    '#aUnread': 'aUnread',
+                    '#bUnread': 'bUnread',
                     '#status': 'status',
                     '#et': '_et',
                   },
@@ -733,6 +749,8 @@ async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
                     ':ttl': N(Math.ceil((at + 86_400_000) / 1000)),
                     ':active': S('ACTIVE'),
                     ':et': S('Chat'),
+                    ':zero': N(0),
+                    ':one': N(1),
                   },
                 },
               },
@@ -781,6 +799,7 @@ async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
   await Promise.all(chats.map(worker))
   const elapsed = performance.now() - started
   client.destroy()
+  const used = process.cpuUsage(cpu)
   return {
     concurrency: job.concurrency,
     durationMs: round(elapsed),
@@ -789,6 +808,7 @@ async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
     firstError: firstFailure,
     throughput: round((completed / elapsed) * 1000, 0),
     latency: summarize(latencies),
+    loadgenCpuMs: round((used.user + used.system) / 1000),
   }
 }
 

@@ -68,3 +68,24 @@ export function foreignCores(before: CpuSnapshot | undefined, after: CpuSnapshot
   const foreign = (after.busy - before.busy - Math.max(0, after.ours - before.ours)) / HZ
   return Math.max(0, Math.round((foreign / seconds) * 100) / 100)
 }
+
+/**
+ * CPU time (ms) used so far by the processes whose command line contains every one of `needles`
+ * (DynamoDB Local: its jar and its port), to tell how the machine's CPU was split during a phase.
+ */
+export async function cpuMsOfCommand(needles: string[]): Promise<number> {
+  let ticks = 0
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ')
+      if (!needles.every((n) => cmdline.includes(n))) continue
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(rest[11]) + Number(rest[12])
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return (ticks / HZ) * 1000
+}

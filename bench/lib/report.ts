@@ -253,7 +253,16 @@ function tables(r: Results): Table[] {
       title: 'Send path on DynamoDB Local (closed loop, one writer per chat)',
       headers: ['path', 'in flight', 'per s', 'p50 ms', 'p99 ms', 'max ms', 'errors'],
       rows,
-      note: sp && r.ddb ? `DynamoDB Local's own throughput / Hush's = ${ratio(r.ddb.throughput, sp.throughput)} (goal ≤ 1.3×)` : undefined,
+      note: [
+        sp && r.ddb ? `DynamoDB Local's own throughput / Hush's = ${ratio(r.ddb.throughput, sp.throughput)} (goal ≤ 1.3×)` : undefined,
+        sp?.cpuPerWrite && r.ddb?.cpuPerWrite
+          ? `CPU per write (the cores are shared, so this is what the ratio comes down to): through Hush, server ${num(sp.cpuPerWrite.server)} µs + ` +
+            `DynamoDB Local ${num(sp.cpuPerWrite.dynamodbLocal)} µs + load generator ${num(sp.cpuPerWrite.loadgen)} µs; DynamoDB alone, ` +
+            `DynamoDB Local ${num(r.ddb.cpuPerWrite.dynamodbLocal)} µs + load generator (AWS SDK) ${num(r.ddb.cpuPerWrite.loadgen)} µs`
+          : undefined,
+      ]
+        .filter(Boolean)
+        .join('\n') || undefined,
     })
   }
 
