@@ -14,11 +14,14 @@ export function createErrorMasker(logger: Logger) {
     const graphQLError = error instanceof GraphQLError ? error : undefined
     const original = graphQLError ? graphQLError.originalError : error
     if (original instanceof DomainError) {
-      return new GraphQLError(original.message, {
-        nodes: graphQLError?.nodes,
-        path: graphQLError?.path,
-        extensions: { code: original.code },
-      })
+      return located(
+        new GraphQLError(original.message, {
+          nodes: graphQLError?.nodes,
+          path: graphQLError?.path,
+          extensions: { code: original.code },
+        }),
+        graphQLError,
+      )
     }
     if (graphQLError && (original === undefined || original === null || original instanceof GraphQLError)) {
       const inner = original instanceof GraphQLError ? original : graphQLError
@@ -29,19 +32,34 @@ export function createErrorMasker(logger: Logger) {
         })
       }
       if (inner.extensions.code === undefined && inner.extensions.http === undefined) {
-        return new GraphQLError(inner.message, {
-          nodes: graphQLError.nodes,
-          path: graphQLError.path,
-          extensions: { ...inner.extensions, code: 'BAD_USER_INPUT' },
-        })
+        return located(
+          new GraphQLError(inner.message, {
+            nodes: graphQLError.nodes,
+            path: graphQLError.path,
+            extensions: { ...inner.extensions, code: 'BAD_USER_INPUT' },
+          }),
+          graphQLError,
+        )
       }
       return graphQLError
     }
     logger.error({ err: original, path: graphQLError?.path }, 'unexpected error')
-    return new GraphQLError(UNEXPECTED_ERROR_MESSAGE, {
-      nodes: graphQLError?.nodes,
-      path: graphQLError?.path,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    })
+    return located(
+      new GraphQLError(UNEXPECTED_ERROR_MESSAGE, {
+        nodes: graphQLError?.nodes,
+        path: graphQLError?.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      }),
+      graphQLError,
+    )
   }
+}
+
+/**
+ * graphql-jit's errors carry their locations without the AST nodes graphql-js derives them from:
+ * the masked error keeps them, so both engines answer alike.
+ */
+function located(error: GraphQLError, from: GraphQLError | undefined): GraphQLError {
+  if (error.locations === undefined && from?.locations !== undefined) (error as { locations?: GraphQLError['locations'] }).locations = from.locations
+  return error
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { GraphQLError } from 'graphql'
 import { createFetch } from '@whatwg-node/fetch'
 import { createYoga, type Plugin } from 'graphql-yoga'
@@ -12,6 +14,8 @@ import type { Services } from '../domain/services.js'
 import type { GraphQLContext } from '../schema/context.js'
 import { schema } from '../schema/index.js'
 import { createErrorMasker } from './errors.js'
+import { httpOperations } from './http-operations.js'
+import { OperationCache, OPERATIONS_MAX } from './operation-cache.js'
 import { socketOperations } from './socket-operations.js'
 import { serveGraphQLWs } from './ws-adapter.js'
 
@@ -32,10 +36,11 @@ export interface HushServer {
 }
 
 /**
- * One HTTP server: Yoga serves queries, mutations and GraphiQL on /graphql; graphql-ws serves
- * subscriptions (and any operation) on the same path; /healthz and /readyz answer probes.
- * Both paths share the schema, the resolver context and the error masker; the socket path runs
- * its operations compiled by graphql-jit (see socket-operations.ts).
+ * One HTTP server: JSON POSTs of queries and mutations run on a lean path (http-operations.ts),
+ * and Yoga serves everything else on /graphql (GraphiQL, GET, uploads, browsers, every request
+ * error); graphql-ws serves subscriptions (and any operation) on the same path; /healthz and
+ * /readyz answer probes. All paths share the schema, the resolver context and the error masker,
+ * and the lean HTTP path and the socket run operations compiled once by graphql-jit.
  */
 export function createHushServer(options: HushServerOptions): HushServer {
   const { services, logger, limits } = options
@@ -47,16 +52,17 @@ export function createHushServer(options: HushServerOptions): HushServer {
   }
 
   const maskError = createErrorMasker(logger)
+  const operations = new OperationCache(schema, OPERATIONS_MAX)
+  const onExecuteStart = () => inFlight++
+  const onExecuteEnd = () => {
+    inFlight--
+    settle()
+  }
   const requestIds = new WeakMap<Request, { id: string; started: number }>()
   const trackInFlight: Plugin = {
     onExecute() {
-      inFlight++
-      return {
-        onExecuteDone() {
-          inFlight--
-          settle()
-        },
-      }
+      onExecuteStart()
+      return { onExecuteDone: onExecuteEnd }
     },
   }
   const requestLog: Plugin = {
@@ -68,7 +74,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
       if (!entry) return
       response.headers.set('x-request-id', entry.id)
       logger.info(
-        { requestId: entry.id, method: request.method, status: response.status, ms: Math.round(performance.now() - entry.started) },
+        { requestId: entry.id, method: request.method, status: response.status, ms: Math.round(performance.now() - entry.started), engine: 'yoga' },
         'http request',
       )
     },
@@ -102,6 +108,27 @@ export function createHushServer(options: HushServerOptions): HushServer {
     },
   })
 
+  const leanPath = httpOperations({
+    operations,
+    services,
+    logger,
+    maskError,
+    maxBodyBytes: limits.maxFrameBytes,
+    onExecuteStart,
+    onExecuteEnd,
+    fallback: async (req, res, body) => {
+      const headers = new yoga.fetchAPI.Headers()
+      for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+      const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? GRAPHQL_PATH}`
+      const response = await yoga.fetch(new yoga.fetchAPI.Request(url, { method: 'POST', headers, body: new Uint8Array(body) }))
+      res.writeHead(response.status, Object.fromEntries(response.headers))
+      if (!response.body) return void res.end()
+      // Streamed, not buffered: Yoga may hold the answer open (a subscription it streams). A
+      // client gone mid-stream ends it; pipeline has then closed both sides.
+      await pipeline(Readable.from(response.body as unknown as AsyncIterable<Uint8Array>), res).catch(() => undefined)
+    },
+  })
+
   const httpServer = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
@@ -130,6 +157,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
         if (!req.complete && !req.destroyed) req.resume()
       })
     }
+    if (path === GRAPHQL_PATH && leanPath(req, res)) return
     void yoga.handle(req, res)
   })
 
@@ -139,15 +167,13 @@ export function createHushServer(options: HushServerOptions): HushServer {
     wsServer,
     socketOperations({
       schema,
+      operations,
       services,
       limits,
       maskError,
       accepting: () => !draining,
-      onExecuteStart: () => inFlight++,
-      onExecuteEnd: () => {
-        inFlight--
-        settle()
-      },
+      onExecuteStart,
+      onExecuteEnd,
     }),
     { logger },
   )

@@ -1,15 +1,17 @@
-import { createSourceEventStream, getOperationAST, GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
-import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
+import { createSourceEventStream, GraphQLError, type GraphQLSchema } from 'graphql'
 import { CloseCode } from 'graphql-ws'
 import type { WebSocket } from 'ws'
 import type { Limits } from '../config.js'
 import type { Services } from '../domain/services.js'
 import type { GraphQLContext } from '../schema/context.js'
+import { isOperation, type OperationCache } from './operation-cache.js'
 import type { PreparedOperation, SocketServerOptions } from './socket-server.js'
 import type { Extra } from './ws-adapter.js'
 
 export interface SocketOperationsOptions {
   schema: GraphQLSchema
+  /** Shared with the HTTP path: a client's operations are compiled once for both. */
+  operations: OperationCache
   services: Services
   limits: Limits
   /** The same masking as Yoga's over HTTP: domain codes kept, anything unexpected logged and hidden. */
@@ -24,9 +26,6 @@ export interface SocketOperationsOptions {
 /** Set on a socket once `connection_init` proved a token: the context of all its operations. */
 export type SocketExtra = Extra & { context?: GraphQLContext }
 
-/** Distinct operations kept compiled (clients send a handful, over and over). */
-const OPERATIONS_MAX = 1_000
-
 /**
  * Hush's socket options: authentication in `connection_init`, then operations compiled once by
  * graphql-jit (as Mercurius runs them) and kept by their text, one resolver context per socket,
@@ -35,8 +34,7 @@ const OPERATIONS_MAX = 1_000
  * that graphql-js `execute` redoes every time is done once per operation text.
  */
 export function socketOperations(options: SocketOperationsOptions): SocketServerOptions<SocketExtra> {
-  const { schema, services, limits, maskError } = options
-  const operations = new OperationCache(schema, OPERATIONS_MAX)
+  const { schema, services, limits, maskError, operations } = options
   const refuse = (message: string, code: string) => [new GraphQLError(message, { extensions: { code } })]
   const tokenExpiries = new TokenExpiries()
   let connections = 0
@@ -137,52 +135,5 @@ class TokenExpiries {
       this.expiries.delete(socket)
       socket.close(CloseCode.Forbidden, 'Token expired')
     }
-  }
-}
-
-/** One operation of a document, parsed, validated and compiled. */
-interface Operation {
-  kind: 'query' | 'mutation' | 'subscription'
-  document: DocumentNode
-  name: string | undefined
-  compiled: CompiledQuery & { query: (root: unknown, context: unknown, variables: unknown) => Promise<ExecutionResult> | ExecutionResult }
-}
-
-const isOperation = (value: Operation | readonly GraphQLError[]): value is Operation => !Array.isArray(value)
-
-/** Operations by their text and name, or the errors they gave; the oldest goes first when full. */
-class OperationCache {
-  private readonly entries = new Map<string, Operation | readonly GraphQLError[]>()
-
-  constructor(
-    private readonly schema: GraphQLSchema,
-    private readonly capacity: number,
-  ) {}
-
-  get(query: string, name: string | undefined): Operation | readonly GraphQLError[] {
-    const key = name === undefined ? query : `${name}\n${query}`
-    let entry = this.entries.get(key)
-    if (entry) return entry
-    entry = this.compile(query, name)
-    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!)
-    this.entries.set(key, entry)
-    return entry
-  }
-
-  private compile(query: string, name: string | undefined): Operation | readonly GraphQLError[] {
-    let document: DocumentNode
-    try {
-      document = parse(query)
-    } catch (error) {
-      if (error instanceof GraphQLError) return [error]
-      throw error
-    }
-    const errors = validate(this.schema, document)
-    if (errors.length > 0) return errors
-    const operation = getOperationAST(document, name)
-    if (!operation) return [new GraphQLError('Unable to identify the operation to run.')]
-    const compiled = compileQuery(this.schema, document, name)
-    if (!isCompiledQuery(compiled)) return compiled.errors ?? [new GraphQLError('The operation could not be compiled.')]
-    return { kind: operation.operation, document, name, compiled: compiled as Operation['compiled'] }
   }
 }

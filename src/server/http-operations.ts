@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto'
+import type http from 'node:http'
+import type { ExecutionResult, GraphQLError } from 'graphql'
+import type { Logger } from 'pino'
+import type { Services } from '../domain/services.js'
+import type { GraphQLContext } from '../schema/context.js'
+import { isOperation, type OperationCache } from './operation-cache.js'
+
+export interface HttpOperationsOptions {
+  /** Shared with the socket path: a client's operations are compiled once for both. */
+  operations: OperationCache
+  services: Services
+  logger: Logger
+  /** Yoga's error masker, so both paths answer an error alike. */
+  maskError: (error: unknown) => Error
+  /** Bodies up to this many bytes are read here; larger ones go to Yoga unread. */
+  maxBodyBytes: number
+  /**
+   * Called with a request this path read but does not run (bad JSON, an operation that does not
+   * parse or validate, variables that do not fit, a subscription): Yoga answers it from the body
+   * already read, exactly as it answers such requests itself.
+   */
+  fallback: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => Promise<void>
+  /** Called around each execution, so that a drain waits for writes in flight. */
+  onExecuteStart: () => void
+  onExecuteEnd: () => void
+}
+
+type ResponseType = 'application/json' | 'application/graphql-response+json'
+
+/**
+ * The request clients send nearly every time, a JSON POST of a query or mutation, run without
+ * Yoga's fetch adapter and plugin chain: the operation compiled by graphql-jit (the cache the
+ * socket path uses), the same context, error masking, status, content type and request id as
+ * Yoga gives, at about a third of its CPU per request. Returns false, having touched nothing, for
+ * any request it does not take: GET, uploads, streaming answers, large or chunked bodies, and
+ * requests with an Origin (browsers get Yoga's CORS handling).
+ */
+export function httpOperations(options: HttpOperationsOptions): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  const { operations, services, logger, maskError } = options
+
+  async function answer(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, type: ResponseType, started: number): Promise<void> {
+    const request = parseRequest(body)
+    const operation = request && operations.get(request.query, request.operationName)
+    if (!request || !operation || !isOperation(operation) || operation.kind === 'subscription') return options.fallback(req, res, body)
+    const requestId = singleHeader(req.headers['x-request-id']) ?? randomUUID()
+    const viewer = await services.accounts.authenticate(req.headers.authorization)
+    const context: GraphQLContext = { viewer, services, requestId }
+    options.onExecuteStart()
+    let result: ExecutionResult
+    try {
+      result = await operation.compiled.query(undefined, context, request.variables)
+    } finally {
+      options.onExecuteEnd()
+    }
+    // No data: the variables did not fit, so nothing ran; Yoga words that request error.
+    if (!('data' in result)) return options.fallback(req, res, body)
+    const { status, text } = serializeResult(result, maskError)
+    res.writeHead(status, { 'Content-Type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text), 'x-request-id': requestId })
+    res.end(text)
+    logger.info({ requestId, method: 'POST', status, ms: Math.round(performance.now() - started), engine: 'jit' }, 'http request')
+  }
+
+  return (req, res) => {
+    const type = takenResponseType(req, options.maxBodyBytes)
+    if (!type) return false
+    const started = performance.now()
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      answer(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), type, started).catch((error: unknown) => {
+        logger.error({ err: error }, 'http request failed')
+        if (res.headersSent) return res.destroy()
+        const text = JSON.stringify({ errors: [(maskError(error) as GraphQLError).toJSON()] })
+        res.writeHead(500, { 'Content-Type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text) })
+        res.end(text)
+      })
+    })
+    return true
+  }
+}
+
+/** The response type Yoga would pick for this request, or undefined when the request is not one this path takes. */
+function takenResponseType(req: http.IncomingMessage, maxBodyBytes: number): ResponseType | undefined {
+  const { headers } = req
+  if (req.method !== 'POST' || headers.origin !== undefined) return undefined
+  if (mediaType(headers['content-type']) !== 'application/json') return undefined
+  const length = headers['content-length']
+  if (length === undefined || !/^\d+$/.test(length) || Number(length) > maxBodyBytes) return undefined
+  const accept = headers.accept
+  if (accept === undefined || accept.trim() === '') return 'application/json'
+  // Yoga takes the first listed type it can answer with, whatever its q.
+  for (const listed of accept.split(',')) {
+    const type = mediaType(listed)
+    if (type === 'application/graphql-response+json') return type
+    if (type === 'application/json' || type === '*/*' || type === 'application/*') return 'application/json'
+    // A streaming answer (text/event-stream, multipart/mixed) is Yoga's to give.
+    if (type === 'text/event-stream' || type === 'multipart/mixed') return undefined
+  }
+  return undefined
+}
+
+function mediaType(header: string | undefined): string | undefined {
+  return header?.split(';', 1)[0]!.trim().toLowerCase()
+}
+
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined
+}
+
+interface GraphQLParams {
+  query: string
+  operationName: string | undefined
+  variables: Record<string, unknown> | undefined
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** The params of a single GraphQL request, or undefined for anything else (Yoga words the error). */
+function parseRequest(body: Buffer): GraphQLParams | undefined {
+  let params: unknown
+  try {
+    params = JSON.parse(body.toString('utf8'))
+  } catch {
+    return undefined
+  }
+  if (!isObject(params) || typeof params.query !== 'string' || params.extensions != null) return undefined
+  const { operationName, variables } = params
+  if (operationName != null && typeof operationName !== 'string') return undefined
+  if (variables != null && !isObject(variables)) return undefined
+  return { query: params.query, operationName: operationName ?? undefined, variables: variables ?? undefined }
+}
+
+/**
+ * As Yoga serializes an execution result: errors masked and first, `extensions.http` kept out of
+ * the body and its highest status used (200 when none has one).
+ */
+function serializeResult(result: ExecutionResult, maskError: (error: unknown) => Error): { status: number; text: string } {
+  if (!result.errors?.length) return { status: 200, text: JSON.stringify({ data: result.data }) }
+  let status: number | undefined
+  const errors = result.errors.map((error) => {
+    const json = (maskError(error) as GraphQLError).toJSON()
+    const http = json.extensions?.http as { status?: unknown } | undefined
+    if (!http) return json
+    if (typeof http.status === 'number' && (status === undefined || http.status > status)) status = http.status
+    const { http: _http, ...extensions } = json.extensions!
+    return { ...json, extensions: Object.keys(extensions).length > 0 ? extensions : undefined }
+  })
+  return { status: status ?? 200, text: JSON.stringify({ errors, data: result.data }) }
+}
