@@ -491,7 +491,7 @@ async function runBaseline(target: 'floor' | 'peer'): Promise<TargetResults> {
     await lg.run({ type: 'close', keep: plan.rateConns })
     const events = await ladder(`${target} events`, server, lg, 'message', target === 'floor' ? 'ws' : 'http', plan.rates, { extendTo: plan.extendTo })
     // The peer's send over its socket too, so that each transport has a like-for-like baseline.
-    const eventsWs = target === 'peer' && plan.typingOverSocket ? await ladder('peer events (socket)', server, lg, 'message', 'ws', plan.rates) : undefined
+    const eventsWs = target === 'peer' && plan.typingOverSocket ? await ladder('peer events (socket)', server, lg, 'message', 'ws', plan.rates, { extendTo: plan.extendTo }) : undefined
     return { baseline, connections: steps, events, eventsWs }
   } finally {
     await lg.stop()
@@ -589,8 +589,8 @@ async function runHush(results: Results): Promise<TargetResults> {
     out.connections = steps
     await lg.run({ type: 'close', keep: plan.rateConns })
     await waitForServersIdle([server], plan.idleWaitMs)
-    out.typing = await profiled(server, 'typing', results, () => ladder('hush typing (HTTP)', server, lg, 'typing', 'http', plan.rates))
-    if (plan.typingOverSocket) out.typingWs = await profiled(server, 'typing-socket', results, () => ladder('hush typing (socket)', server, lg, 'typing', 'ws', plan.rates))
+    out.typing = await profiled(server, 'typing', results, () => ladder('hush typing (HTTP)', server, lg, 'typing', 'http', plan.rates, { extendTo: plan.extendTo }))
+    if (plan.typingOverSocket) out.typingWs = await profiled(server, 'typing-socket', results, () => ladder('hush typing (socket)', server, lg, 'typing', 'ws', plan.rates, { extendTo: plan.extendTo }))
     out.messages = await profiled(server, 'messages', results, () => ladder('hush messages (HTTP)', server, lg, 'message', 'http', plan.messageRates))
     const sendPath = await compareSendPath(server, lg, results)
     out.sendPath = sendPath.hush

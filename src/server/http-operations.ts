@@ -32,7 +32,7 @@ type ResponseType = 'application/json' | 'application/graphql-response+json'
  * The request clients send nearly every time, a JSON POST of a query or mutation, run without
  * Yoga's fetch adapter and plugin chain: the operation compiled by graphql-jit (the cache the
  * socket path uses), the same context, error masking, status, content type and request id as
- * Yoga gives, at about a third of its CPU per request. Returns false, having touched nothing, for
+ * Yoga gives, at about half the server CPU per request. Returns false, having touched nothing, for
  * any request it does not take: GET, uploads, streaming answers, large or chunked bodies, and
  * requests with an Origin (browsers get Yoga's CORS handling).
  */
