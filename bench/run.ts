@@ -332,14 +332,21 @@ interface PublishCounter {
   start(): Promise<() => Promise<{ publishes: number; commandstats: number; byKind: Record<string, number> }>>
 }
 
+/** Starts measuring the servers' own CPU; the returned function gives the ms used since (summed). */
+async function serverCpuMeter(servers: ServerProc[]): Promise<() => Promise<number>> {
+  const before = await Promise.all(servers.map((s) => s.probe('cpu')))
+  return async () => {
+    const after = await Promise.all(servers.map((s) => s.probe('cpu')))
+    return after.reduce((sum, a, i) => sum + a.cpu.user + a.cpu.system - before[i]!.cpu.user - before[i]!.cpu.system, 0) / 1000
+  }
+}
+
 /** The servers' own CPU over `ms` (cores, summed). */
 async function serverCores(servers: ServerProc[], ms: number): Promise<number> {
-  const before = await Promise.all(servers.map((s) => s.probe('cpu')))
+  const used = await serverCpuMeter(servers)
   const t0 = performance.now()
   await sleep(ms)
-  const after = await Promise.all(servers.map((s) => s.probe('cpu')))
-  const used = after.reduce((sum, a, i) => sum + a.cpu.user + a.cpu.system - before[i]!.cpu.user - before[i]!.cpu.system, 0) / 1000
-  return round(used / (performance.now() - t0), 2)
+  return round((await used()) / (performance.now() - t0), 2)
 }
 
 /**
@@ -385,7 +392,7 @@ async function rateStep(
   let best: RateStep | undefined
   for (let attempt = 1; attempt <= 1 + plan.retries; attempt++) {
     const counting = await publishCounter?.start()
-    const cpuBefore = await Promise.all(servers.map((s) => s.probe('cpu')))
+    const serverCpu = await serverCpuMeter(servers)
     const machineBefore = await cpuSnapshot(extraPids)
     const result = await lg.run<RateResult>({
       type: 'rate',
@@ -400,8 +407,7 @@ async function rateStep(
       drainMs: 90_000,
     })
     const machineAfter = await cpuSnapshot(extraPids)
-    const cpuAfter = await Promise.all(servers.map((s) => s.probe('cpu')))
-    const serverCpuMs = cpuAfter.reduce((sum, a, i) => sum + (a.cpu.user + a.cpu.system - cpuBefore[i]!.cpu.user - cpuBefore[i]!.cpu.system) / 1000, 0)
+    const serverCpuMs = await serverCpu()
     const held =
       result.latency.p99 <= 50 && result.achieved >= 0.95 * result.target && result.latency.lost === 0 && result.errors === 0 && result.skipped === 0
     const step: RateStep = {
@@ -524,10 +530,9 @@ async function profiled<T>(server: ServerProc, phase: string, results: Results, 
 async function compareSendPath(server: ServerProc, lg: LoadGen, results: Results): Promise<{ hush: SendPathResult; ddb: DdbResult }> {
   const dynamodbCpuMs = () => cpuMsOfCommand(['DynamoDBLocal.jar', `-port ${new URL(dynamodb!.endpoint).port}`])
   const withCpu = async <R extends SendPathResult | DdbResult>(servers: ServerProc[], run: () => Promise<R>): Promise<R> => {
-    const [serverBefore, dynamodbBefore] = await Promise.all([Promise.all(servers.map((s) => s.probe('cpu'))), dynamodbCpuMs()])
+    const [serverCpu, dynamodbBefore] = await Promise.all([serverCpuMeter(servers), dynamodbCpuMs()])
     const result = await run()
-    const [serverAfter, dynamodbAfter] = await Promise.all([Promise.all(servers.map((s) => s.probe('cpu'))), dynamodbCpuMs()])
-    const serverMs = serverAfter.reduce((sum, a, i) => sum + (a.cpu.user + a.cpu.system - serverBefore[i]!.cpu.user - serverBefore[i]!.cpu.system) / 1000, 0)
+    const [serverMs, dynamodbAfter] = await Promise.all([serverCpu(), dynamodbCpuMs()])
     const perWrite = (ms: number) => round((ms * 1000) / Math.max(1, result.completed), 0)
     result.cpuPerWrite = { server: perWrite(serverMs), dynamodbLocal: perWrite(dynamodbAfter - dynamodbBefore), loadgen: perWrite(result.loadgenCpuMs) }
     return result
@@ -542,14 +547,12 @@ async function compareSendPath(server: ServerProc, lg: LoadGen, results: Results
   const order = plan.sendPath.rounds > 1 ? ['hush', 'ddb', 'ddb', 'hush'] : ['hush', 'ddb']
   let hush: SendPathResult | undefined
   let ddb: DdbResult | undefined
-  let profiledOnce = false
   await waitForQuiet(plan.quietWaitMs)
   for (const which of order) {
     if (which === 'hush') {
       log('hush: send path (closed loop)')
       // With --profile, the first Hush run is profiled (the profile costs it some throughput).
-      const run = profiledOnce ? await runHushPath() : await profiled(server, 'sendpath', results, runHushPath)
-      profiledOnce = true
+      const run = hush ? await runHushPath() : await profiled(server, 'sendpath', results, runHushPath)
       log(`hush send path: ${run.throughput}/s, p50 ${ms(run.latency.p50)} p99 ${ms(run.latency.p99)} ms, errors ${run.errors}${cpuNote(run.cpuPerWrite)}`)
       if (!hush || run.throughput > hush.throughput) hush = run
     } else {
@@ -604,8 +607,8 @@ async function runHush(results: Results): Promise<TargetResults> {
 
 /**
  * Typing crosses processes sent over the socket, as a Hush client sends it: the hop measured is
- * Redis's, and Yoga's HTTP handling (about 1 ms of CPU per request, in three processes on two
- * cores) would only add noise to both sides of the comparison.
+ * Redis's, and HTTP handling (a request and an answer per event, in three processes on two cores)
+ * would only add noise to both sides of the comparison.
  */
 const CROSS_TRANSPORT: Transport = 'ws'
 

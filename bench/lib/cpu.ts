@@ -22,15 +22,19 @@ async function machineBusy(): Promise<number> {
   return v.slice(0, 8).reduce((a, b) => a + b, 0) - idle
 }
 
+/** A process's parent and CPU ticks (user + system) from its /proc/<pid>/stat line. */
+function parseStat(stat: string): { ppid: number; ticks: number } {
+  // fields after comm: state(0) ppid(1) … utime(11) stime(12)
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) }
+}
+
 async function processTicks(): Promise<Map<number, { ppid: number; ticks: number }>> {
   const out = new Map<number, { ppid: number; ticks: number }>()
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      // fields after comm: state(0) ppid(1) … utime(11) stime(12)
-      out.set(Number(entry), { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) })
+      out.set(Number(entry), parseStat(await readFile(`/proc/${entry}/stat`, 'utf8')))
     } catch {
       // the process ended meanwhile
     }
@@ -80,9 +84,7 @@ export async function cpuMsOfCommand(needles: string[]): Promise<number> {
     try {
       const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ')
       if (!needles.every((n) => cmdline.includes(n))) continue
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(rest[11]) + Number(rest[12])
+      ticks += parseStat(await readFile(`/proc/${entry}/stat`, 'utf8')).ticks
     } catch {
       // the process ended meanwhile
     }

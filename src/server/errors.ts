@@ -10,7 +10,7 @@ export const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.'
  * full and reaches the client only as "Unexpected error.".
  */
 export function createErrorMasker(logger: Logger) {
-  return (error: unknown): Error => {
+  return (error: unknown): GraphQLError => {
     const graphQLError = error instanceof GraphQLError ? error : undefined
     const original = graphQLError ? graphQLError.originalError : error
     if (original instanceof DomainError) {

@@ -12,7 +12,7 @@ export interface HttpOperationsOptions {
   services: Services
   logger: Logger
   /** Yoga's error masker, so both paths answer an error alike. */
-  maskError: (error: unknown) => Error
+  maskError: (error: unknown) => GraphQLError
   /** Bodies up to this many bytes are read here; larger ones go to Yoga unread. */
   maxBodyBytes: number
   /**
@@ -71,7 +71,7 @@ export function httpOperations(options: HttpOperationsOptions): (req: http.Incom
       answer(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), type, started).catch((error: unknown) => {
         logger.error({ err: error }, 'http request failed')
         if (res.headersSent) return res.destroy()
-        const text = JSON.stringify({ errors: [(maskError(error) as GraphQLError).toJSON()] })
+        const text = JSON.stringify({ errors: [maskError(error).toJSON()] })
         res.writeHead(500, { 'Content-Type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text) })
         res.end(text)
       })
@@ -135,11 +135,11 @@ function parseRequest(body: Buffer): GraphQLParams | undefined {
  * As Yoga serializes an execution result: errors masked and first, `extensions.http` kept out of
  * the body and its highest status used (200 when none has one).
  */
-function serializeResult(result: ExecutionResult, maskError: (error: unknown) => Error): { status: number; text: string } {
+function serializeResult(result: ExecutionResult, maskError: (error: unknown) => GraphQLError): { status: number; text: string } {
   if (!result.errors?.length) return { status: 200, text: JSON.stringify({ data: result.data }) }
   let status: number | undefined
   const errors = result.errors.map((error) => {
-    const json = (maskError(error) as GraphQLError).toJSON()
+    const json = maskError(error).toJSON()
     const http = json.extensions?.http as { status?: unknown } | undefined
     if (!http) return json
     if (typeof http.status === 'number' && (status === undefined || http.status > status)) status = http.status

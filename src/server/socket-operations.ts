@@ -15,7 +15,7 @@ export interface SocketOperationsOptions {
   services: Services
   limits: Limits
   /** The same masking as Yoga's over HTTP: domain codes kept, anything unexpected logged and hidden. */
-  maskError: (error: unknown) => Error
+  maskError: (error: unknown) => GraphQLError
   /** False while the server drains: new sockets are refused (4403, so clients go elsewhere). */
   accepting: () => boolean
   /** Called around each query and mutation, so that a drain waits for writes in flight. */
@@ -95,7 +95,7 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
         },
       }
     },
-    formatErrors: (errors) => errors.map((error) => (maskError(error) as GraphQLError).toJSON()),
+    formatErrors: (errors) => errors.map((error) => maskError(error).toJSON()),
     toGraphQLError: (error) => {
       const original = error instanceof Error ? error : new Error(String(error))
       return new GraphQLError(original.message, { originalError: original })
