@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { topics, type ChatBusEvent, type EventBus, type UserBusEvent } from '../src/domain/events.js'
 import { InProcessEventBus } from '../src/infra/events/in-process.js'
 import { RedisEventBus } from '../src/infra/events/redis.js'
+import { RedisConnections } from '../src/infra/redis/connections.js'
 
 const waitFor = async (condition: () => boolean, ms = 2_000) => {
   const deadline = Date.now() + ms
@@ -29,8 +30,16 @@ const adapters: Adapter[] = [
   {
     name: 'Redis',
     create: async () => {
-      const bus = new RedisEventBus({ url: inject('redisUrl'), prefix, logger: pino({ level: 'silent' }) })
-      await bus.connect()
+      const logger = pino({ level: 'silent' })
+      const redis = new RedisConnections({ url: inject('redisUrl'), logger })
+      await redis.connect()
+      const bus = new RedisEventBus({ redis, prefix, logger })
+      // The bus leaves the connections to their owner (the app); here that is the test.
+      const close = bus.close.bind(bus)
+      bus.close = async () => {
+        await close()
+        await redis.close()
+      }
       return bus
     },
   },
@@ -99,8 +108,10 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
 
 describe('Redis adapter', () => {
   it('holds one Redis subscription per channel however many local listeners, and drops it with the last', async () => {
-    const bus = new RedisEventBus({ url: inject('redisUrl'), prefix, logger: pino({ level: 'silent' }) })
-    await bus.connect()
+    const logger = pino({ level: 'silent' })
+    const redis = new RedisConnections({ url: inject('redisUrl'), logger })
+    await redis.connect()
+    const bus = new RedisEventBus({ redis, prefix, logger })
     const admin = new Redis(inject('redisUrl'))
     try {
       const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
@@ -116,6 +127,7 @@ describe('Redis adapter', () => {
     } finally {
       admin.disconnect()
       await bus.close()
+      await redis.close()
     }
   })
 })

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { ChatService } from './chats.js'
+import type { ChatAccess } from './chats/chat-access.js'
 import { badInput, DomainError } from './errors.js'
 import { newUlid } from './ids.js'
 import type { BlobStore, ChatRecord, Clock, ImageProcessor, PhotoRecord, PhotoStore, Viewer } from './ports.js'
@@ -20,7 +20,9 @@ export interface PhotoServiceOptions {
   photos: PhotoStore
   blobs: BlobStore
   images: ImageProcessor
-  chatService: ChatService
+  access: ChatAccess
+  /** The chat by id, for the photo server (which checks a signed URL instead of a viewer). */
+  chatById: (chatId: string) => Promise<ChatRecord | undefined>
   clock: Clock
   /** Key of the signed photo URLs. */
   secret: string
@@ -55,7 +57,7 @@ export class PhotoService {
   constructor(private readonly deps: PhotoServiceOptions) {}
 
   async upload(viewer: Viewer, chatId: string, file: Blob, viewOnce: boolean): Promise<PhotoView> {
-    const { chat } = await this.deps.chatService.require(viewer, chatId)
+    const { chat } = await this.deps.access.require(viewer, chatId)
     if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
     if (file.size > this.deps.maxBytes) throw tooLarge(this.deps.maxBytes)
     const original = new Uint8Array(await file.arrayBuffer())
@@ -87,7 +89,7 @@ export class PhotoService {
 
   /** The photo of a message as `viewer` sees it. */
   async photoOf(viewer: Viewer, chatId: string, photoId: string): Promise<PhotoView | null> {
-    const found = await this.deps.chatService.find(viewer, chatId)
+    const found = await this.deps.access.load(viewer, chatId)
     const photo = found && (await this.deps.photos.getPhoto(chatId, photoId))
     return found && photo ? this.view(viewer, found.chat, photo) : null
   }
@@ -100,7 +102,7 @@ export class PhotoService {
   async serve(request: PhotoRequest): Promise<ServedPhoto | undefined> {
     const now = this.deps.clock.now()
     if (!(request.expires > now) || !this.verify(request)) return undefined
-    const chat = await this.deps.chatService.findById(request.chatId)
+    const chat = await this.deps.chatById(request.chatId)
     const photo = chat && (await this.deps.photos.getPhoto(request.chatId, request.photoId))
     if (!chat || !photo || chat.expiresAt <= now) return undefined
     if (photo.viewOnce) {
@@ -111,6 +113,12 @@ export class PhotoService {
     }
     const bytes = await this.deps.blobs.get(blobKey(photo))
     return bytes && { contentType: photo.contentType, bytes }
+  }
+
+  /** True once a chat is expired or reclaimed: its photo bytes may go. */
+  async isChatGone(chatId: string): Promise<boolean> {
+    const chat = await this.deps.chatById(chatId)
+    return !chat || chat.expiresAt <= this.deps.clock.now()
   }
 
   /** Deletes a reclaimed chat's photo bytes (its records go with the chat's partition). */

@@ -58,12 +58,38 @@ export interface TokenService {
   verify(token: string): Promise<Viewer | undefined>
 }
 
+/** Stops a timer of {@link Clock}; calling it again does nothing. */
+export type Cancel = () => void
+
+/**
+ * Time, read and waited on. Every rule that reads the time or waits goes through this port, so
+ * the domain runs the same on a fake clock in unit tests. Timers never keep the process alive.
+ */
 export interface Clock {
   /** Epoch milliseconds. */
   now(): number
+  /** Runs `task` once, `ms` from now. */
+  after(ms: number, task: () => void): Cancel
+  /** Runs `task` every `ms`. */
+  every(ms: number, task: () => void): Cancel
 }
 
-export const systemClock: Clock = { now: () => Date.now() }
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  after(ms, task) {
+    const timer = setTimeout(task, ms)
+    timer.unref()
+    return () => clearTimeout(timer)
+  },
+  every(ms, task) {
+    const timer = setInterval(task, ms)
+    timer.unref()
+    return () => clearInterval(timer)
+  },
+}
+
+/** Resolves `ms` from now on `clock`. */
+export const delay = (clock: Clock, ms: number): Promise<void> => new Promise((resolve) => clock.after(ms, resolve))
 
 export type ParticipantRole = 'AUTHOR' | 'COMMENTER'
 export type ChatStatus = 'ACTIVE' | 'LEFT' | 'BLOCKED'
@@ -235,7 +261,12 @@ export interface SanitizedImage {
 export interface ImageProcessor {
   /** The image type read from the bytes themselves; undefined for anything else. */
   detect(bytes: Uint8Array): Promise<PhotoContentType | undefined>
-  /** Decodes and re-encodes, so that no metadata (EXIF, GPS, thumbnails, comments) survives. */
+  /**
+   * Decodes and re-encodes, so that no metadata (EXIF, GPS, thumbnails, comments) survives,
+   * scaled down to a bounded size. Throws a DomainError to refuse an image on purpose
+   * (BAD_USER_INPUT: too many pixels, judged before decoding; RATE_LIMITED: too many decodes
+   * already waiting); anything else it throws means the image could not be decoded.
+   */
   sanitize(bytes: Uint8Array, contentType: PhotoContentType): Promise<SanitizedImage>
 }
 

@@ -1,6 +1,10 @@
 import type { AccountService } from './accounts.js'
-import type { ChatService } from './chats.js'
-import type { LiveService } from './live.js'
+import type { ChatCloser } from './chats/closing.js'
+import type { ChatDirectory } from './chats/directory.js'
+import type { MessageService } from './chats/messages.js'
+import type { ReceiptService } from './chats/receipts.js'
+import type { ChatStarter } from './chats/start.js'
+import type { LiveService } from './live/live-service.js'
 import type { PhotoService } from './photos.js'
 import type { PostService } from './posts.js'
 
@@ -8,7 +12,16 @@ import type { PostService } from './posts.js'
 export interface Services {
   accounts: AccountService
   posts: PostService
-  chats: ChatService
+  /** The caller's chats: one by id, or all. */
+  chats: ChatDirectory
+  /** startChat. */
+  starts: ChatStarter
+  /** leaveChat and blockChat. */
+  closes: ChatCloser
+  /** sendMessage and history. */
+  messages: MessageService
+  /** markRead and unread counts. */
+  receipts: ReceiptService
   live: LiveService
   photos: PhotoService
 }

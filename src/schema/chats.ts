@@ -1,5 +1,5 @@
 import { requireViewer } from '../domain/accounts.js'
-import type { ChatView, MessageView, ParticipantView } from '../domain/chats.js'
+import type { ChatView, MessageView, ParticipantView } from '../domain/chats/views.js'
 import { builder } from './builder.js'
 import { PostRef } from './posts.js'
 
@@ -65,7 +65,7 @@ export const ChatRef = builder.objectRef<ChatView>('Chat').implement({
     lastSeq: t.exposeInt('lastSeq', { description: 'Seq of the newest message; 0 before the first.' }),
     unreadCount: t.int({
       description: "The peer's messages after the caller's read mark.",
-      resolve: (chat, _args, ctx) => ctx.services.chats.unreadCount(chat),
+      resolve: (chat, _args, ctx) => ctx.services.receipts.unreadCount(chat),
     }),
     peerDeliveredSeq: t.exposeInt('peerDeliveredSeq', {
       description: "Highest seq that reached one of the peer's devices: the caller's messages up to it were delivered.",
@@ -82,7 +82,7 @@ export const ChatRef = builder.objectRef<ChatView>('Chat').implement({
         beforeSeq: t.arg.int({ description: 'Only messages with a smaller seq.' }),
         last: t.arg.int({ description: 'At most this many, 1 to 100 (default 50).' }),
       },
-      resolve: (chat, args, ctx) => ctx.services.chats.messages(requireViewer(ctx.viewer), chat, args),
+      resolve: (chat, args, ctx) => ctx.services.messages.history(requireViewer(ctx.viewer), chat, args),
     }),
   }),
 })
@@ -113,7 +113,7 @@ builder.mutationFields((t) => ({
       commentId: t.arg.id({ description: 'A comment of that post, to chat with its author instead.' }),
     },
     resolve: (_root, args, ctx) =>
-      ctx.services.chats.startChat(requireViewer(ctx.viewer), String(args.postId), args.commentId == null ? null : String(args.commentId)),
+      ctx.services.starts.startChat(requireViewer(ctx.viewer), String(args.postId), args.commentId == null ? null : String(args.commentId)),
   }),
   sendMessage: t.field({
     type: MessageRef,
@@ -125,7 +125,7 @@ builder.mutationFields((t) => ({
       photoId: t.arg.id({ description: 'A photo uploaded to this chat.' }),
     },
     resolve: (_root, args, ctx) =>
-      ctx.services.chats.sendMessage(
+      ctx.services.messages.sendMessage(
         requireViewer(ctx.viewer),
         String(args.chatId),
         String(args.clientMessageId),
@@ -140,13 +140,13 @@ builder.mutationFields((t) => ({
       chatId: t.arg.id({ required: true, description: 'The chat.' }),
       seq: t.arg.int({ required: true, description: 'From 0 to the chat’s lastSeq.' }),
     },
-    resolve: (_root, args, ctx) => ctx.services.chats.markRead(requireViewer(ctx.viewer), String(args.chatId), args.seq),
+    resolve: (_root, args, ctx) => ctx.services.receipts.markRead(requireViewer(ctx.viewer), String(args.chatId), args.seq),
   }),
   leaveChat: t.field({
     type: ChatRef,
     description: 'Leaves the chat: status LEFT for both sides, no more messages.',
     args: { chatId: t.arg.id({ required: true, description: 'The chat.' }) },
-    resolve: (_root, args, ctx) => ctx.services.chats.leaveChat(requireViewer(ctx.viewer), String(args.chatId)),
+    resolve: (_root, args, ctx) => ctx.services.closes.leaveChat(requireViewer(ctx.viewer), String(args.chatId)),
   }),
   blockChat: t.boolean({
     description: 'Blocks the peer: status BLOCKED, the report is kept, and the two can never chat again.',
@@ -154,6 +154,6 @@ builder.mutationFields((t) => ({
       chatId: t.arg.id({ required: true, description: 'The chat.' }),
       reason: t.arg.string({ description: 'Why, for the moderators (at most 1,000 characters).' }),
     },
-    resolve: (_root, args, ctx) => ctx.services.chats.blockChat(requireViewer(ctx.viewer), String(args.chatId), args.reason),
+    resolve: (_root, args, ctx) => ctx.services.closes.blockChat(requireViewer(ctx.viewer), String(args.chatId), args.reason),
   }),
 }))

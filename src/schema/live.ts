@@ -1,5 +1,5 @@
 import { requireViewer } from '../domain/accounts.js'
-import type { ChatEventView, NotificationView } from '../domain/live.js'
+import type { ChatEventView, NotificationView } from '../domain/live/views.js'
 import { builder } from './builder.js'
 import { ChatRef, MessageRef, ParticipantRef } from './chats.js'
 

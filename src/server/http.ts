@@ -30,7 +30,8 @@ export interface HushServerOptions {
 }
 
 export interface HushServer {
-  listen(port: number, host: string): Promise<AddressInfo>
+  /** Listens; resolves to the server's base URL (http://host:port, loopback for a wildcard host). */
+  listen(port: number, host: string): Promise<string>
   /** Stops accepting, tells socket clients to reconnect elsewhere (1001), waits for in-flight work. */
   close(timeoutMs: number): Promise<void>
 }
@@ -184,7 +185,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
         httpServer.once('error', reject)
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject)
-          resolve(httpServer.address() as AddressInfo)
+          resolve(baseUrl(httpServer.address() as AddressInfo))
         })
       })
     },
@@ -248,6 +249,11 @@ async function servePhoto(services: Services, req: http.IncomingMessage, res: ht
     'x-content-type-options': 'nosniff',
   })
   res.end(req.method === 'HEAD' ? undefined : photo.bytes)
+}
+
+function baseUrl(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

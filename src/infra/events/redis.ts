@@ -1,45 +1,30 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions'
-import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '../../domain/events.js'
+import type { RedisConnections } from '../redis/connections.js'
 
 export interface RedisEventBusOptions {
-  url: string
+  redis: RedisConnections
   /** Prepended to every channel, so deployments (and test runs) can share one Redis. */
   prefix: string
   logger: Logger
 }
 
 /**
- * The EventBus across server processes: graphql-redis-subscriptions on two ioredis connections.
- * A process holds one Redis subscription per channel however many local listeners it has (the
- * library counts references) and drops it with the last listener; ioredis reconnects and
- * resubscribes by itself after Redis restarts.
+ * The EventBus across server processes: graphql-redis-subscriptions on the process's Redis
+ * connections. A process holds one Redis subscription per channel however many local listeners
+ * it has (the library counts references) and drops it with the last listener.
  */
 export class RedisEventBus implements EventBus {
-  readonly publisher: Redis
-  private readonly subscriber: Redis
   private readonly pubsub: RedisPubSub
   private readonly prefix: string
   private readonly topicRefs = new Map<string, number>()
   private readonly log: Logger
 
   constructor(options: RedisEventBusOptions) {
-    const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2_000)
-    // Commands of one tick go out in one write: a burst of events costs one syscall, not one each.
-    this.publisher = new Redis(options.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true })
-    this.subscriber = new Redis(options.url, { retryStrategy, lazyConnect: true, autoResubscribe: true })
-    const log = (this.log = options.logger.child({ component: 'redis' }))
-    for (const [role, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
-      client.on('error', (error: Error) => log.warn({ role, err: error.message }, 'Redis connection error'))
-      client.on('ready', () => log.debug({ role }, 'Redis ready'))
-    }
+    this.log = options.logger.child({ component: 'events' })
     this.prefix = options.prefix
-    this.pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber })
-  }
-
-  async connect(): Promise<void> {
-    await Promise.all([this.publisher.connect(), this.subscriber.connect()])
+    this.pubsub = new RedisPubSub({ publisher: options.redis.commands, subscriber: options.redis.subscriber })
   }
 
   async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
@@ -69,11 +54,8 @@ export class RedisEventBus implements EventBus {
     return this.topicRefs.size
   }
 
-  async ping(): Promise<void> {
-    await this.publisher.ping()
-  }
-
+  /** The connections are the app's to close; only local listeners go. */
   async close(): Promise<void> {
-    await this.pubsub.close()
+    this.topicRefs.clear()
   }
 }

@@ -1,4 +1,5 @@
-import { topics, type EventBus } from './events.js'
+import { topics, type EventBus } from '../events.js'
+import type { Cancel, Clock } from '../ports.js'
 
 /** How often lapsed typing is looked for: typing ends within timeoutMs plus this. */
 const SWEEP_MS = 250
@@ -6,7 +7,7 @@ const SWEEP_MS = 250
 interface Typist {
   chatId: string
   userId: string
-  /** Date.now() past which the typing lapses without a refresh. */
+  /** Clock time past which the typing lapses without a refresh. */
   lapsesAt: number
 }
 
@@ -22,14 +23,14 @@ interface Typist {
  */
 export class TypingTracker {
   private readonly typists = new Map<string, Typist>()
-  private readonly sweeper: NodeJS.Timeout
+  private readonly stopSweeping: Cancel
 
   constructor(
     private readonly events: EventBus,
+    private readonly clock: Clock,
     private readonly timeoutMs: number,
   ) {
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS)
-    this.sweeper.unref()
+    this.stopSweeping = clock.every(SWEEP_MS, () => this.sweep())
   }
 
   private key(chatId: string, userId: string): string {
@@ -43,7 +44,7 @@ export class TypingTracker {
       return
     }
     const key = this.key(chatId, userId)
-    const lapsesAt = Date.now() + this.timeoutMs
+    const lapsesAt = this.clock.now() + this.timeoutMs
     const typist = this.typists.get(key)
     // A refresh only moves the deadline: the peer already sees "typing".
     if (typist) typist.lapsesAt = lapsesAt
@@ -67,12 +68,12 @@ export class TypingTracker {
   }
 
   close(): void {
-    clearInterval(this.sweeper)
+    this.stopSweeping()
     this.typists.clear()
   }
 
   private sweep(): void {
-    const now = Date.now()
+    const now = this.clock.now()
     for (const [key, typist] of this.typists) {
       if (typist.lapsesAt > now) continue
       this.typists.delete(key)

@@ -1,0 +1,113 @@
+import type { ChatAccess } from '../chats/chat-access.js'
+import type { ReceiptService } from '../chats/receipts.js'
+import { other } from '../chats/views.js'
+import { badInput, DomainError } from '../errors.js'
+import type { EventBus } from '../events.js'
+import type { Cancel, ChatStore, Clock, Viewer } from '../ports.js'
+import { ChatStream } from './chat-stream.js'
+import type { SharedDelivery } from './delivery.js'
+import { NotificationStream } from './notification-stream.js'
+import type { PresenceTracker } from './presence.js'
+import type { TypingTracker } from './typing.js'
+import type { ChatEventView, NotificationView } from './views.js'
+
+export interface LiveServiceOptions {
+  chats: ChatStore
+  access: ChatAccess
+  receipts: ReceiptService
+  events: EventBus
+  presence: PresenceTracker
+  typing: TypingTracker
+  clock: Clock
+  /** Events one subscription may hold unread before its client is cut off. */
+  maxQueuedEvents: number
+}
+
+/** How often open streams are checked for their chat's expiry. */
+const EXPIRY_CHECK_MS = 1_000
+
+/**
+ * The live half of Hush: per-chat event streams with gap-free message delivery, per-user
+ * notifications, typing and presence.
+ */
+export class LiveService {
+  /** One timer for every open stream's expiry, rather than one per stream. */
+  private readonly stopExpiryClock: Cancel
+  private readonly streams = new Set<ChatStream>()
+  /** Delivery marks per chat and user, shared by the user's streams of the chat in this process. */
+  private readonly deliveries = new Map<string, SharedDelivery>()
+
+  constructor(private readonly deps: LiveServiceOptions) {
+    this.stopExpiryClock = deps.clock.every(EXPIRY_CHECK_MS, () => this.checkExpiries())
+  }
+
+  /**
+   * Every stored message with seq > afterSeq (none when afterSeq is omitted), then live events.
+   * Messages arrive in seq order without gaps or duplicates: the channel is subscribed before the
+   * store is read, and a live message ahead of the last delivered seq is preceded by the missing
+   * ones read from the store (so a lost Redis event costs a read, never a message).
+   *
+   * Authorisation happens here, before any iterator exists: NOT_FOUND for anyone but the two
+   * participants of a live chat.
+   */
+  async chatEvents(
+    viewer: Viewer,
+    chatId: string,
+    afterSeq: number | null | undefined,
+    onOverflow?: () => void,
+  ): Promise<AsyncIterableIterator<ChatEventView>> {
+    if (afterSeq !== null && afterSeq !== undefined && (!Number.isInteger(afterSeq) || afterSeq < 0)) {
+      throw badInput('afterSeq must be a whole number from 0.')
+    }
+    const key = deliveryKey(chatId, viewer.userId)
+    let shared = this.deliveries.get(key)
+    if (!shared) this.deliveries.set(key, (shared = { streams: 0, sent: 0, stored: 0 }))
+    shared.streams++
+    const stream = new ChatStream(this.deps, viewer, chatId, afterSeq ?? undefined, shared, onOverflow, (closed) => this.streamClosed(closed))
+    try {
+      await stream.open()
+    } catch (error) {
+      this.streamClosed(stream)
+      throw error
+    }
+    this.streams.add(stream)
+    return stream.queue
+  }
+
+  /** The caller's private stream, on every device, whichever process each is connected to. */
+  async notifications(viewer: Viewer, onOverflow?: () => void): Promise<AsyncIterableIterator<NotificationView>> {
+    const stream = new NotificationStream(this.deps, viewer, onOverflow)
+    await stream.open()
+    return stream.queue
+  }
+
+  async setTyping(viewer: Viewer, chatId: string, typing: boolean): Promise<boolean> {
+    const { chat } = await this.deps.access.require(viewer, chatId, 'recent')
+    if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
+    await this.deps.typing.set(chatId, viewer.userId, typing)
+    return true
+  }
+
+  /** True while the caller's peer has a chatEvents subscription open on the chat. */
+  async peerPresent(viewer: Viewer, chatId: string): Promise<boolean> {
+    const { chat, side } = await this.deps.access.require(viewer, chatId)
+    return this.deps.presence.isPresent(chatId, chat[other(side)].userId)
+  }
+
+  close(): void {
+    this.stopExpiryClock()
+  }
+
+  /** Called once by each chat stream that ended (or never opened). */
+  private streamClosed(stream: ChatStream): void {
+    this.streams.delete(stream)
+    if (--stream.delivered.streams === 0) this.deliveries.delete(deliveryKey(stream.chatId, stream.viewer.userId))
+  }
+
+  private checkExpiries(): void {
+    const now = this.deps.clock.now()
+    for (const stream of this.streams) stream.checkExpiry(now)
+  }
+}
+
+const deliveryKey = (chatId: string, userId: string) => `${chatId} ${userId}`

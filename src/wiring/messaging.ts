@@ -1,0 +1,44 @@
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import type { EventBus } from '../domain/events.js'
+import type { PresenceStore, RateLimiter } from '../domain/ports.js'
+import { InProcessEventBus } from '../infra/events/in-process.js'
+import { RedisEventBus } from '../infra/events/redis.js'
+import { InMemoryPresenceStore } from '../infra/presence/in-memory.js'
+import { RedisPresenceStore } from '../infra/presence/redis.js'
+import { InMemoryRateLimiter } from '../infra/rate-limit/in-memory.js'
+import { RedisRateLimiter } from '../infra/rate-limit/redis.js'
+import { RedisConnections } from '../infra/redis/connections.js'
+import type { Lifecycle } from './lifecycle.js'
+
+/** What is shared between server processes: events, presence and rate-limit buckets. */
+export interface Messaging {
+  events: EventBus
+  presence: PresenceStore
+  rateLimiter: RateLimiter
+  /** Throws unless Redis answers; nothing to check in one process. */
+  check(): Promise<void>
+}
+
+/** Redis when REDIS_URL is set (shared by every process), else this process's memory. */
+export async function openMessaging(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<Messaging> {
+  if (config.redisUrl === undefined) {
+    const events = new InProcessEventBus()
+    lifecycle.onStop(() => events.close())
+    return { events, presence: new InMemoryPresenceStore(), rateLimiter: new InMemoryRateLimiter(), check: async () => {} }
+  }
+  const redis = new RedisConnections({ url: config.redisUrl, logger })
+  lifecycle.onStop(() => redis.close())
+  await redis.connect()
+  const prefix = config.redisPrefix
+  const events = new RedisEventBus({ redis, prefix, logger })
+  lifecycle.onStop(() => events.close())
+  return {
+    events,
+    presence: new RedisPresenceStore({ redis: redis.commands, prefix, ttlMs: config.presenceTtlMs }),
+    rateLimiter: new RedisRateLimiter(redis.commands, prefix, (error) =>
+      logger.warn({ err: (error as Error).message }, 'rate limit unchecked: Redis unavailable'),
+    ),
+    check: () => redis.ping(),
+  }
+}

@@ -1,0 +1,108 @@
+import type { Config } from '../config.js'
+import { AccountService } from '../domain/accounts.js'
+import { ChatAccess } from '../domain/chats/chat-access.js'
+import { ChatIds } from '../domain/chats/chat-ids.js'
+import { ChatCloser } from '../domain/chats/closing.js'
+import { ChatDirectory } from '../domain/chats/directory.js'
+import { MessageService } from '../domain/chats/messages.js'
+import { ReceiptService } from '../domain/chats/receipts.js'
+import { ChatStarter } from '../domain/chats/start.js'
+import { LiveService } from '../domain/live/live-service.js'
+import { PresenceTracker } from '../domain/live/presence.js'
+import { TypingTracker } from '../domain/live/typing.js'
+import { PhotoService } from '../domain/photos.js'
+import { systemClock, type BlobStore } from '../domain/ports.js'
+import { PostService } from '../domain/posts.js'
+import { RateLimits } from '../domain/rate-limits.js'
+import type { Services } from '../domain/services.js'
+import { JwtTokenService } from '../infra/auth/tokens.js'
+import { SharpImageProcessor } from '../infra/images/sharp.js'
+import type { Secrets } from '../infra/secrets.js'
+import type { Lifecycle } from './lifecycle.js'
+import type { Messaging } from './messaging.js'
+import type { Storage } from './storage.js'
+
+/** SPEC: the server sends typing=false after 6 s without a refresh. */
+const TYPING_TIMEOUT_MS = 6_000
+
+export interface ServiceParts {
+  config: Config
+  storage: Storage
+  messaging: Messaging
+  blobs: BlobStore
+  secrets: Secrets
+  /** Base URL that photo links start with, known once the server listens. */
+  publicUrl: () => string
+}
+
+/** The domain services on their stores: the rules, wired to the infrastructure. */
+export function buildServices(parts: ServiceParts, lifecycle: Lifecycle): Services {
+  const { config, storage, messaging, secrets } = parts
+  const { limits } = config
+  const clock = systemClock
+  const { events } = messaging
+  const chats = storage.chats
+  const tokens = new JwtTokenService({
+    secret: secrets.jwtSecret,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlSeconds: config.jwt.ttlSeconds,
+    external: config.jwt.external,
+  })
+  const rateLimits = new RateLimits(messaging.rateLimiter, {
+    send: { perSecond: limits.sendRatePerSecond, burst: limits.sendBurst },
+    startChat: { perSecond: limits.startChatPerMinute / 60, burst: limits.startChatPerMinute },
+  })
+  const typing = new TypingTracker(events, clock, TYPING_TIMEOUT_MS)
+  lifecycle.onStop(() => typing.close())
+  const presence = new PresenceTracker({ presence: messaging.presence, events, clock }, config.presenceTtlMs)
+  lifecycle.onStop(() => presence.close())
+  const posts = new PostService({ posts: storage.posts, clock, maxBodyLength: limits.maxPostLength })
+  const access = new ChatAccess({ chats, clock })
+  const receipts = new ReceiptService({ chats, events, access })
+  const live = new LiveService({ chats, access, receipts, events, presence, typing, clock, maxQueuedEvents: limits.maxQueuedEvents })
+  lifecycle.onStop(() => live.close())
+  return {
+    accounts: new AccountService({ accounts: storage.accounts, tokens, clock }),
+    posts,
+    chats: new ChatDirectory({ chats, access, clock }),
+    starts: new ChatStarter({
+      chats,
+      posts,
+      events,
+      limits: rateLimits,
+      ids: new ChatIds(secrets.idSecret),
+      clock,
+      idSecret: secrets.idSecret,
+      chatTtlSeconds: config.chatTtlSeconds,
+      maxLiveChats: limits.maxLiveChats,
+    }),
+    closes: new ChatCloser({ chats, access, events, clock }),
+    messages: new MessageService({
+      chats,
+      photos: storage.photos,
+      access,
+      receipts,
+      events,
+      typing,
+      limits: rateLimits,
+      clock,
+      chatTtlSeconds: config.chatTtlSeconds,
+      maxMessageLength: limits.maxMessageLength,
+    }),
+    receipts,
+    live,
+    photos: new PhotoService({
+      photos: storage.photos,
+      blobs: parts.blobs,
+      images: new SharpImageProcessor(),
+      access,
+      chatById: (chatId) => chats.getChat(chatId),
+      clock,
+      secret: secrets.idSecret,
+      publicUrl: parts.publicUrl,
+      maxBytes: limits.maxPhotoBytes,
+      urlTtlMs: config.photos.urlTtlSeconds * 1000,
+    }),
+  }
+}
