@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { readFile, readdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { crc32 } from 'node:zlib'
 import S3rver from 's3rver'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,6 +14,8 @@ import {
   SendPhotoDocument,
   StartChatDocument,
 } from './generated/graphql.js'
+import { DomainError } from '../src/domain/errors.js'
+import { SharpImageProcessor } from '../src/infra/images/sharp.js'
 import { startTestApp, type TestApp } from './support/app.js'
 import { collect, errorCode, mustRequest, request, signUp, uploadPhoto, wsClient, type TestUser } from './support/client.js'
 import { itemsMentioning } from './support/dynamo.js'
@@ -34,6 +37,26 @@ async function jpegWithGps(): Promise<Uint8Array> {
 
 const png = async () =>
   new Uint8Array(await sharp({ create: { width: 10, height: 20, channels: 4, background: '#00ff00' } }).png().toBuffer())
+
+/** A plain JPEG of `width`×`height`, with GPS in EXIF and, if given, an EXIF orientation. */
+async function bigJpeg(width: number, height: number, orientation?: number): Promise<Uint8Array> {
+  let image = sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } }).withExif({
+    IFD0: { Make: 'SnitchCam' },
+    IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2964/100' },
+  })
+  if (orientation) image = image.withMetadata({ orientation })
+  return new Uint8Array(await image.jpeg().toBuffer())
+}
+
+/** A 1×1 PNG whose header claims `width`×`height` (its IHDR rewritten, with a valid CRC). */
+async function pngDeclaring(width: number, height: number): Promise<Uint8Array> {
+  const bytes = Buffer.from(await sharp({ create: { width: 1, height: 1, channels: 3, background: 'black' } }).png().toBuffer())
+  expect(bytes.toString('latin1', 12, 16)).toBe('IHDR')
+  bytes.writeUInt32BE(width, 16)
+  bytes.writeUInt32BE(height, 20)
+  bytes.writeUInt32BE(crc32(bytes.subarray(12, 29)), 29)
+  return new Uint8Array(bytes)
+}
 
 async function setUp(app: TestApp) {
   const author = await signUp(app.url)
@@ -134,6 +157,55 @@ describe('photos on local disk', () => {
     expect(await readdir(path.join(app.config.dataDir, 'photos', chatId))).not.toContain(photo.id)
   })
 
+  it('answers HEAD from the record without using up a view-once photo, and 405 to other methods', async () => {
+    const { author, commenter, chatId } = await setUp(app)
+    const photo = (await uploadPhoto(app.url, commenter.token, { chatId, viewOnce: true }, { bytes: await png(), name: 'once.png', type: 'image/png' })).data!.uploadPhoto
+    const { sendMessage } = await sendPhoto(app, commenter, chatId, photo.id)
+    const url = (await photoOf(app, author, chatId, sendMessage.seq))!.url!
+    const stored = new Uint8Array(await readFile(path.join(app.config.dataDir, 'photos', chatId, photo.id)))
+    // Link previewers and prefetchers HEAD a link before anyone opens it, maybe several times.
+    for (let i = 0; i < 3; i++) {
+      const head = await fetch(url, { method: 'HEAD' })
+      expect(head.status).toBe(200)
+      expect(head.headers.get('content-type')).toBe('image/png')
+      expect(head.headers.get('content-length')).toBe(String(photo.byteSize))
+      expect(head.headers.get('cache-control')).toBe('private, no-store')
+      expect(head.headers.get('x-content-type-options')).toBe('nosniff')
+      expect((await head.arrayBuffer()).byteLength).toBe(0)
+    }
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const response = await fetch(url, { method, body: method === 'POST' || method === 'PUT' ? 'x'.repeat(1000) : undefined })
+      expect(response.status, method).toBe(405)
+      expect(response.headers.get('allow')).toBe('GET, HEAD')
+      await response.arrayBuffer()
+    }
+    // Nothing above used it up: the recipient still has the URL, and the bytes are still there.
+    expect((await photoOf(app, author, chatId, sendMessage.seq))?.url).toBeTruthy()
+    expect(await readdir(path.join(app.config.dataDir, 'photos', chatId))).toContain(photo.id)
+    const get = await fetch(url)
+    expect(get.status).toBe(200)
+    expect(get.headers.get('content-length')).toBe(String(photo.byteSize))
+    expect(new Uint8Array(await get.arrayBuffer())).toEqual(stored)
+    expect((await fetch(url)).status).toBe(404)
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(404)
+    expect(await readdir(path.join(app.config.dataDir, 'photos', chatId))).not.toContain(photo.id)
+  })
+
+  it('answers HEAD for an ordinary photo too, and keeps serving it', async () => {
+    const { author, commenter, chatId } = await setUp(app)
+    const photo = (await uploadPhoto(app.url, commenter.token, { chatId }, { bytes: await png(), name: 'a.png', type: 'image/png' })).data!.uploadPhoto
+    const { sendMessage } = await sendPhoto(app, commenter, chatId, photo.id)
+    const url = (await photoOf(app, author, chatId, sendMessage.seq))!.url!
+    const head = await fetch(url, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers.get('content-length')).toBe(String(photo.byteSize))
+    for (let i = 0; i < 2; i++) expect((await fetch(url)).status).toBe(200)
+    // An invalid signature is as unknown to HEAD as to GET.
+    const forged = new URL(url)
+    forged.searchParams.set('s', 'AAAA')
+    expect((await fetch(forged, { method: 'HEAD' })).status).toBe(404)
+  })
+
   it('carries photos in MessageEvent, NewMessageNotification and replay', async () => {
     const { author, commenter, chatId } = await setUp(app)
     const client = wsClient(app.url, author.token)
@@ -154,6 +226,77 @@ describe('photos on local disk', () => {
     } finally {
       await client.dispose()
     }
+  })
+})
+
+describe('hostile uploads: decoding is bounded', () => {
+  let app: TestApp
+  beforeAll(async () => {
+    app = await startTestApp()
+  })
+  afterAll(() => app.stop())
+
+  it('refuses a decompression bomb from its header in well under a second, and stays responsive', { timeout: 60_000 }, async () => {
+    const { commenter, chatId } = await setUp(app)
+    // A real, valid PNG of 20000×20000 black pixels (400 megapixels, 1.2 GB decoded) in about 1 MB.
+    const bomb = new Uint8Array(
+      await sharp({ create: { width: 20000, height: 20000, channels: 3, background: 'black' }, limitInputPixels: false }).png().toBuffer(),
+    )
+    expect(bomb.byteLength).toBeLessThan(2 * 1024 * 1024)
+    for (const bytes of [bomb, await pngDeclaring(20000, 20000)]) {
+      const started = performance.now()
+      const refused = await uploadPhoto(app.url, commenter.token, { chatId }, { bytes, name: 'bomb.png', type: 'image/png' })
+      expect(performance.now() - started).toBeLessThan(1_000)
+      expect(errorCode(refused)).toBe('BAD_USER_INPUT')
+      expect(refused.errors?.[0]?.message).toBe('The image is larger than 40 megapixels.')
+      const healthStarted = performance.now()
+      expect((await fetch(`${app.url}/healthz`)).status).toBe(200)
+      expect(performance.now() - healthStarted).toBeLessThan(500)
+    }
+    // Nothing was stored.
+    expect(await readdir(path.join(app.config.dataDir, 'photos', chatId)).catch(() => [])).toEqual([])
+  })
+
+  it('scales a large photo down to a longer side of 2560, orientation applied and metadata stripped', { timeout: 60_000 }, async () => {
+    const { author, commenter, chatId } = await setUp(app)
+    for (const [orientation, expected] of [
+      [undefined, { width: 2560, height: 1920 }],
+      // EXIF orientation 6: stored 4000×3000, shown turned a quarter, i.e. 3000×4000.
+      [6, { width: 1920, height: 2560 }],
+    ] as const) {
+      const original = await bigJpeg(4000, 3000, orientation)
+      expect((await sharp(original).metadata()).exif).toBeDefined()
+      const upload = await uploadPhoto(app.url, commenter.token, { chatId }, { bytes: original, name: 'big.jpg', type: 'image/jpeg' })
+      expect(upload.errors).toBeUndefined()
+      const photo = upload.data!.uploadPhoto
+      expect(photo).toMatchObject({ contentType: 'image/jpeg', ...expected })
+      const { sendMessage } = await sendPhoto(app, commenter, chatId, photo.id)
+      const response = await fetch((await photoOf(app, author, chatId, sendMessage.seq))!.url!)
+      expect(response.status).toBe(200)
+      const bytes = new Uint8Array(await response.arrayBuffer())
+      expect(bytes.byteLength).toBe(photo.byteSize)
+      const metadata = await sharp(bytes).metadata()
+      expect({ width: metadata.width, height: metadata.height, format: metadata.format }).toEqual({ ...expected, format: 'jpeg' })
+      expect(metadata.exif).toBeUndefined()
+      expect(metadata.orientation).toBeUndefined()
+      expect(Buffer.from(bytes).toString('latin1')).not.toContain('SnitchCam')
+    }
+  })
+
+  it('limits decodes at once, refuses past a short queue with RATE_LIMITED, and takes its pixel limit as an option', async () => {
+    const images = new SharpImageProcessor({ maxConcurrent: 1, maxWaiting: 1 })
+    const jpeg = await bigJpeg(3000, 2000)
+    const results = await Promise.allSettled([1, 2, 3].map(() => images.sanitize(jpeg, 'image/jpeg')))
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2)
+    const refused = results.find((r) => r.status === 'rejected')
+    expect(refused?.status === 'rejected' && refused.reason).toBeInstanceOf(DomainError)
+    expect(refused?.status === 'rejected' && (refused.reason as DomainError).code).toBe('RATE_LIMITED')
+    // The slots are given back.
+    expect(await images.sanitize(jpeg, 'image/jpeg')).toMatchObject({ width: 2560, height: 1707 })
+
+    const small = new SharpImageProcessor({ maxPixels: 1_000 })
+    await expect(small.sanitize(await jpegWithGps(), 'image/jpeg')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: 'The image is larger than 0.001 megapixels.' })
+    expect(await small.sanitize(await png(), 'image/png')).toMatchObject({ width: 10, height: 20 })
   })
 })
 

@@ -42,9 +42,12 @@ export interface PhotoRequest {
   signature: string
 }
 
+/** What a signed photo URL answers: the bytes, or with `withBytes: false` only their description. */
 export interface ServedPhoto {
   contentType: string
-  bytes: Uint8Array
+  byteSize: number
+  /** Absent when asked `withBytes: false`. */
+  bytes?: Uint8Array
 }
 
 const PHOTO_PATH = '/photos'
@@ -66,7 +69,10 @@ export class PhotoService {
     let image
     try {
       image = await this.deps.images.sanitize(original, contentType)
-    } catch {
+    } catch (error) {
+      // Refusals of the processor's own (too many pixels, too busy) say why; anything else is
+      // an image libvips could not read.
+      if (error instanceof DomainError) throw error
       throw badInput('The image could not be decoded.')
     }
     const now = this.deps.clock.now()
@@ -98,21 +104,26 @@ export class PhotoService {
    * Serves a signed photo URL: only before it expires and before the chat does; a view-once
    * photo only to its recipient, only once (a conditional write picks the one request that
    * wins), after which its bytes are deleted.
+   *
+   * With `withBytes: false` (an HTTP HEAD: link previewers and prefetchers send them) it answers
+   * from the record alone: it never claims a view-once photo, and reads and deletes no bytes.
    */
-  async serve(request: PhotoRequest): Promise<ServedPhoto | undefined> {
+  async serve(request: PhotoRequest, { withBytes = true }: { withBytes?: boolean } = {}): Promise<ServedPhoto | undefined> {
     const now = this.deps.clock.now()
     if (!(request.expires > now) || !this.verify(request)) return undefined
     const chat = await this.deps.chatById(request.chatId)
     const photo = chat && (await this.deps.photos.getPhoto(request.chatId, request.photoId))
     if (!chat || !photo || chat.expiresAt <= now) return undefined
+    if (photo.viewOnce && photo.viewedAt !== undefined) return undefined
+    if (!withBytes) return { contentType: photo.contentType, byteSize: photo.byteSize }
     if (photo.viewOnce) {
-      if (photo.viewedAt !== undefined || !(await this.deps.photos.claimView(chat.chatId, photo.photoId, now))) return undefined
+      if (!(await this.deps.photos.claimView(chat.chatId, photo.photoId, now))) return undefined
       const bytes = await this.deps.blobs.get(blobKey(photo))
       await this.deps.blobs.delete(blobKey(photo))
-      return bytes && { contentType: photo.contentType, bytes }
+      return bytes && { contentType: photo.contentType, byteSize: bytes.byteLength, bytes }
     }
     const bytes = await this.deps.blobs.get(blobKey(photo))
-    return bytes && { contentType: photo.contentType, bytes }
+    return bytes && { contentType: photo.contentType, byteSize: bytes.byteLength, bytes }
   }
 
   /** True once a chat is expired or reclaimed: its photo bytes may go. */

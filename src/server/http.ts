@@ -133,7 +133,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
   const httpServer = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
-    if (isPhotoPath(path) && (req.method === 'GET' || req.method === 'HEAD')) {
+    if (isPhotoPath(path)) {
       servePhoto(services, req, res).catch((error: unknown) => {
         logger.error({ err: error }, 'photo request failed')
         if (!res.headersSent) sendJson(res, 500, { error: 'Unexpected error.' })
@@ -237,18 +237,28 @@ function useContentLengthLimit(limit: number): Plugin {
   }
 }
 
-/** GET of a signed photo URL; 404 for anything invalid, expired, already viewed or gone alike. */
+/**
+ * A signed photo URL; 404 for anything invalid, expired, already viewed or gone alike. GET
+ * serves the bytes (and uses up a view-once photo). HEAD answers from the photo's record alone and
+ * never uses up a view-once photo: link previewers and prefetchers send HEADs. Any other method
+ * gets 405, and the connection is closed rather than a body it may carry read.
+ */
 async function servePhoto(services: Services, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json', connection: 'close' })
+    return void res.end(JSON.stringify({ error: 'Method not allowed.' }))
+  }
+  const head = req.method === 'HEAD'
   const request = parsePhotoRequest(new URL(req.url ?? '/', 'http://photo.invalid'))
-  const photo = request && (await services.photos.serve(request))
+  const photo = request && (await services.photos.serve(request, { withBytes: !head }))
   if (!photo) return sendJson(res, 404, { error: 'Not found.' })
   res.writeHead(200, {
     'content-type': photo.contentType,
-    'content-length': photo.bytes.byteLength,
+    'content-length': photo.byteSize,
     'cache-control': 'private, no-store',
     'x-content-type-options': 'nosniff',
   })
-  res.end(req.method === 'HEAD' ? undefined : photo.bytes)
+  res.end(head ? undefined : photo.bytes)
 }
 
 function baseUrl(address: AddressInfo): string {
