@@ -43,6 +43,8 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       services,
       logger,
       limits: config.limits,
+      graphql: config.graphql,
+      trustedProxies: config.trustedProxies,
       checkReadiness: async () => {
         await storage.check()
         await messaging.check()

@@ -5,6 +5,39 @@ import path from 'node:path'
  * and every problem is reported at once so an operator fixes a bad deployment in one pass.
  */
 
+/** A token bucket: `perSecond` sustained, `burst` at once. */
+export interface RateConfig {
+  perSecond: number
+  burst: number
+}
+
+/**
+ * The rate limits, per user unless said otherwise; in Redis across processes, and per process
+ * while Redis is down. `uploadBytes` counts bytes, the others calls.
+ */
+export interface RateLimitsConfig {
+  /** Per client address. */
+  signUp: RateConfig
+  startChat: RateConfig
+  send: RateConfig
+  markRead: RateConfig
+  upload: RateConfig
+  uploadBytes: RateConfig
+  createPost: RateConfig
+  addComment: RateConfig
+  /** Per socket: its subscribes and completes. */
+  socketOperations: RateConfig
+}
+
+/** What any GraphQL document must stay within, on every path. */
+export interface DocumentLimitsConfig {
+  maxTokens: number
+  maxDepth: number
+  maxAliases: number
+  maxDirectives: number
+  maxCost: number
+}
+
 export interface Limits {
   /** Longest post, comment body (SPEC: 2,000). */
   maxPostLength: number
@@ -12,22 +45,23 @@ export interface Limits {
   maxMessageLength: number
   /** Largest photo upload in bytes (SPEC: 10 MB). */
   maxPhotoBytes: number
-  /** Live chats one user may hold (SPEC: 100). */
+  /** Largest photo in pixels, checked from its header before it is decoded. */
+  maxPhotoPixels: number
+  /** Open, live chats one user may hold, whoever started them (SPEC: 100). */
   maxLiveChats: number
-  /** Sustained sends per user per second (SPEC: 5). */
-  sendRatePerSecond: number
-  /** Sends a user may burst above the sustained rate (SPEC: 20). */
-  sendBurst: number
-  /** startChat calls per user per minute (SPEC: 30). */
-  startChatPerMinute: number
-  /** Largest WebSocket frame in bytes (SPEC: 64 KiB). */
+  /**
+   * Largest request in bytes (SPEC: a WebSocket frame, 64 KiB): a frame, an HTTP body but an
+   * upload's, and so any GraphQL document.
+   */
   maxFrameBytes: number
-  /** Subscriptions one WebSocket may hold open (SPEC: 200). */
+  /** Operations (subscriptions, and queries or mutations running) one socket may hold at once (SPEC: 200). */
   maxSubscriptionsPerConnection: number
   /** Time a socket has to send connection_init (SPEC: 3 s). */
   connectionInitTimeoutMs: number
-  /** Events one subscription may hold while its client is not reading, before it is cut off. */
-  maxQueuedEvents: number
+  /** Bytes of events one socket may leave unread, all its subscriptions together, before it is cut off (1013). */
+  maxQueuedBytes: number
+  document: DocumentLimitsConfig
+  rates: RateLimitsConfig
 }
 
 export interface ExternalIssuerConfig {
@@ -52,6 +86,21 @@ export interface Config {
   }
   /** Unset: events stay in this process. */
   redisUrl: string | undefined
+  /**
+   * Addresses (or CIDR ranges, or proxy-addr's names: loopback, linklocal, uniquelocal) of the
+   * proxies whose X-Forwarded-For is believed; the client address is the first one not trusted.
+   */
+  trustedProxies: string[]
+  /** What the API shows about itself; all off under NODE_ENV=production unless turned on. */
+  graphql: {
+    introspection: boolean
+    /** "Did you mean …?" in validation errors. */
+    suggestions: boolean
+    /** GraphiQL at /graphql in a browser. */
+    graphiql: boolean
+    /** Memory the parsed, checked and compiled documents may take, estimated. */
+    documentCacheBytes: number
+  }
   /** Prefix of every Redis key and channel, so several deployments (or test runs) share one Redis. */
   redisPrefix: string
   jwt: {
@@ -149,12 +198,66 @@ class Reader {
     }
   }
 
+  /** A rate as "<n>/<s|min|h> burst <n>", counts optionally in KB, MB or GB. */
+  rate(name: string, fallback: RateConfig): RateConfig {
+    const raw = this.string(name)
+    if (raw === undefined) return fallback
+    const match = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB)?\s*\/\s*(s|min|h)\s+burst\s+(\d+)\s*(KB|MB|GB)?$/i.exec(raw)
+    const per = { s: 1, min: 60, h: 3600 }[match?.[3]?.toLowerCase() as 's' | 'min' | 'h']
+    if (!match || !per) {
+      this.problems.push(`${name} must look like "5/s burst 20" (per s, min or h; counts may end in KB, MB or GB) (got "${raw}")`)
+      return fallback
+    }
+    const perSecond = (Number(match[1]) * unit(match[2])) / per
+    const burst = Number(match[4]) * unit(match[5])
+    if (!(perSecond > 0) || !(burst >= 1)) {
+      this.problems.push(`${name} needs a rate above 0 and a burst of at least 1 (got "${raw}")`)
+      return fallback
+    }
+    return { perSecond, burst }
+  }
+
+  list(name: string): string[] {
+    return (this.string(name) ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '')
+  }
+
   require(condition: boolean, problem: string): void {
     if (!condition) this.problems.push(problem)
   }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+const unit = (suffix: string | undefined): number => ({ kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 })[suffix?.toLowerCase() as 'kb'] ?? 1
+
+const perHour = (count: number, burst: number): RateConfig => ({ perSecond: count / 3600, burst })
+const perMinute = (count: number, burst: number): RateConfig => ({ perSecond: count / 60, burst })
+
+/** The default rates (README, configuration). */
+export const DEFAULT_RATES: RateLimitsConfig = {
+  signUp: perHour(30, 10),
+  startChat: perMinute(30, 30),
+  send: { perSecond: 5, burst: 20 },
+  markRead: { perSecond: 10, burst: 30 },
+  upload: perMinute(20, 10),
+  uploadBytes: perHour(100 * 1024 ** 2, 30 * 1024 ** 2),
+  createPost: perHour(10, 5),
+  addComment: perHour(60, 20),
+  socketOperations: { perSecond: 20, burst: 100 },
+}
+
+/** RATE_LIMIT_<NAME> of each rate. */
+const RATE_VARIABLES: Record<keyof RateLimitsConfig, string> = {
+  signUp: 'RATE_LIMIT_SIGNUP',
+  startChat: 'RATE_LIMIT_START_CHAT',
+  send: 'RATE_LIMIT_SEND',
+  markRead: 'RATE_LIMIT_MARK_READ',
+  upload: 'RATE_LIMIT_UPLOAD',
+  uploadBytes: 'RATE_LIMIT_UPLOAD_BYTES',
+  createPost: 'RATE_LIMIT_CREATE_POST',
+  addComment: 'RATE_LIMIT_ADD_COMMENT',
+  socketOperations: 'RATE_LIMIT_SOCKET_OPERATIONS',
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const read = new Reader(env)
@@ -170,6 +273,10 @@ export function loadConfig(env: Env = process.env): Config {
   const externalIssuer = read.string('JWT_EXTERNAL_ISSUER')
   const externalAudience = read.string('JWT_EXTERNAL_AUDIENCE')
   const logLevel = read.string('LOG_LEVEL', 'info')
+  const production = read.string('NODE_ENV') === 'production'
+  const rates = Object.fromEntries(
+    (Object.keys(RATE_VARIABLES) as Array<keyof RateLimitsConfig>).map((name) => [name, read.rate(RATE_VARIABLES[name], DEFAULT_RATES[name])]),
+  ) as unknown as RateLimitsConfig
   read.require(LOG_LEVELS.includes(logLevel), `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
 
   const config: Config = {
@@ -185,6 +292,13 @@ export function loadConfig(env: Env = process.env): Config {
     },
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: read.string('REDIS_PREFIX', 'hush:'),
+    trustedProxies: read.list('TRUSTED_PROXIES'),
+    graphql: {
+      introspection: read.bool('GRAPHQL_INTROSPECTION', !production),
+      suggestions: read.bool('GRAPHQL_SUGGESTIONS', !production),
+      graphiql: read.bool('GRAPHIQL', !production),
+      documentCacheBytes: read.int('DOCUMENT_CACHE_BYTES', 32 * 1024 ** 2, { min: 1024 ** 2 }),
+    },
     jwt: {
       secret: read.string('JWT_SECRET'),
       issuer: read.string('JWT_ISSUER', 'hush'),
@@ -207,14 +321,20 @@ export function loadConfig(env: Env = process.env): Config {
       maxPostLength: read.int('MAX_POST_LENGTH', 2_000, { min: 1 }),
       maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 4_000, { min: 1 }),
       maxPhotoBytes: read.int('MAX_PHOTO_BYTES', 10 * 1024 * 1024, { min: 1 }),
+      maxPhotoPixels: read.int('MAX_PHOTO_PIXELS', 40_000_000, { min: 1 }),
       maxLiveChats: read.int('MAX_LIVE_CHATS', 100, { min: 1 }),
-      sendRatePerSecond: read.int('SEND_RATE_PER_SECOND', 5, { min: 1 }),
-      sendBurst: read.int('SEND_BURST', 20, { min: 1 }),
-      startChatPerMinute: read.int('START_CHAT_PER_MINUTE', 30, { min: 1 }),
       maxFrameBytes: read.int('MAX_FRAME_BYTES', 64 * 1024, { min: 1024 }),
       maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 200, { min: 1 }),
       connectionInitTimeoutMs: read.int('CONNECTION_INIT_TIMEOUT_MS', 3_000, { min: 100 }),
-      maxQueuedEvents: read.int('MAX_QUEUED_EVENTS', 1_000, { min: 1 }),
+      maxQueuedBytes: read.int('MAX_QUEUED_BYTES', 1024 * 1024, { min: 16 * 1024 }),
+      document: {
+        maxTokens: read.int('MAX_DOCUMENT_TOKENS', 1_000, { min: 10 }),
+        maxDepth: read.int('MAX_DOCUMENT_DEPTH', 15, { min: 2 }),
+        maxAliases: read.int('MAX_DOCUMENT_ALIASES', 15, { min: 0 }),
+        maxDirectives: read.int('MAX_DOCUMENT_DIRECTIVES', 20, { min: 0 }),
+        maxCost: read.int('MAX_DOCUMENT_COST', 5_000, { min: 1 }),
+      },
+      rates,
     },
     presenceTtlMs: read.int('PRESENCE_TTL_MS', 20_000, { min: 100 }),
     photos: {

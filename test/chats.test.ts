@@ -191,7 +191,7 @@ describe('chats', () => {
     expect((await mustRequest(app.url, ChatsDocument, { first: 1 }, user.token)).chats.map((c) => c.id)).toEqual([first.id])
   })
 
-  it('closes on leave (CHAT_CLOSED after) and on block, which also bars any new chat between the two', async () => {
+  it('closes on leave (CHAT_CLOSED after) and on block', async () => {
     const chat = await start(commenter, await newPost(author))
     await send(commenter, chat.id, 'bye')
     const left = await mustRequest(app.url, LeaveChatDocument, { chatId: chat.id }, author.token)
@@ -207,14 +207,29 @@ describe('chats', () => {
     expect((await mustRequest(app.url, ChatDocument, { id: trolled.id }, troll.token)).chat?.status).toBe('BLOCKED')
     expect(errorCode(await send(troll, trolled.id, 'hey'))).toBe('CHAT_CLOSED')
     expect(errorCode(await send(author, trolled.id, 'hey'))).toBe('CHAT_CLOSED')
-    // Not on this post, nor on any other, from either side.
-    const another = await newPost(author)
-    expect(errorCode(await request(app.url, StartChatDocument, { postId: another }, troll.token))).toBe('BAD_USER_INPUT')
-    const trollPost = (await mustRequest(app.url, CreatePostDocument, { body: 'bait' }, troll.token)).createPost.id
-    expect(errorCode(await request(app.url, StartChatDocument, { postId: trollPost }, author.token))).toBe('BAD_USER_INPUT')
     const reports = (await itemsMentioning(app, trolled.id)).filter((item) => item.pk === 'REPORTS')
     expect(reports).toHaveLength(1)
     expect(reports[0]).toMatchObject({ reason: 'rude', postId: post })
+  })
+
+  it('bars the blocked side from reaching the blocker without ever telling it: its new chat reaches nobody', async () => {
+    const troll = await signUp(app.url)
+    const trolled = await start(troll, await newPost(author))
+    await mustRequest(app.url, BlockChatDocument, { chatId: trolled.id }, author.token)
+    // On another post of the blocker, the troll gets a chat like any other, and may send in it…
+    const hidden = await start(troll, await newPost(author))
+    expect(hidden).toMatchObject({ status: 'ACTIVE', lastSeq: 0, peer: { role: 'AUTHOR' } })
+    expect((await send(troll, hidden.id, 'are you there?')).data?.sendMessage.seq).toBe(1)
+    expect((await start(troll, hidden.post.id)).id).toBe(hidden.id)
+    // … but the blocker never sees it: not by id, not in the list, not to send in.
+    expect((await mustRequest(app.url, ChatDocument, { id: hidden.id }, author.token)).chat).toBeNull()
+    expect((await mustRequest(app.url, ChatsDocument, {}, author.token)).chats.map((c) => c.id)).not.toContain(hidden.id)
+    expect(errorCode(await send(author, hidden.id, 'hm'))).toBe('NOT_FOUND')
+    // The block is one way: the blocker may still reach the troll, through a chat of its own.
+    const reached = await start(author, hidden.post.id, (await mustRequest(app.url, AddCommentDocument, { postId: hidden.post.id, body: 'x' }, troll.token)).addComment.id)
+    expect(reached.id).not.toBe(hidden.id)
+    expect((await send(author, reached.id, 'hello')).data?.sendMessage.seq).toBe(1)
+    expect((await mustRequest(app.url, ChatsDocument, {}, troll.token)).chats.map((c) => c.id)).toEqual(expect.arrayContaining([reached.id, hidden.id]))
   })
 })
 

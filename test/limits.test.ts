@@ -7,8 +7,9 @@ import { errorCode, mustRequest, request, signUp } from './support/client.js'
 
 describe('rate limits', () => {
   it('limits sends per user across processes with a token bucket in Redis, and startChat per minute', async () => {
-    const one = await startTestApp({ ...redisEnv(), SEND_RATE_PER_SECOND: '2', SEND_BURST: '4', START_CHAT_PER_MINUTE: '3' })
-    const two = await startPeerApp(one, { SEND_RATE_PER_SECOND: '2', SEND_BURST: '4', START_CHAT_PER_MINUTE: '3' })
+    const limits = { RATE_LIMIT_SEND: '2/s burst 4', RATE_LIMIT_START_CHAT: '3/min burst 3' }
+    const one = await startTestApp({ ...redisEnv(), ...limits })
+    const two = await startPeerApp(one, limits)
     try {
       const author = await signUp(one.url)
       const commenter = await signUp(one.url)

@@ -25,6 +25,7 @@ const seqsOf = (items: ChatEventsSubscription[]) =>
   items.flatMap(({ chatEvents: e }) => (e.__typename === 'MessageEvent' ? [e.message.seq] : []))
 const ofType = <K extends ChatEvent['__typename']>(items: ChatEventsSubscription[], type: K) =>
   items.map((item) => item.chatEvents).filter((e): e is Extract<ChatEvent, { __typename: K }> => e.__typename === type)
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 /**
@@ -144,11 +145,15 @@ describe('live events across two server processes', () => {
     expect(Date.now() - started).toBeGreaterThan(5_000)
     expect(typing()).toEqual([true, false])
 
+    // A chat side's typing changes reach the peer at most once per 500 ms: wait that long.
+    await sleep(600)
     await mustRequest(two.url, SetTypingDocument, { chatId: chat.id, typing: true }, commenter.token)
+    await watcher.until(() => typing().length === 3)
     await send(two, commenter, chat.id, 'done typing')
     await watcher.until(() => typing().length === 4)
     expect(typing()).toEqual([true, false, true, false])
 
+    await sleep(600)
     await mustRequest(two.url, SetTypingDocument, { chatId: chat.id, typing: true }, commenter.token)
     await watcher.until(() => typing().length === 5)
     typistEvents.stop()
@@ -310,7 +315,7 @@ describe('expiry and slow clients', () => {
   })
 
   it('cuts off a client that stops reading (1013, reconnect) before its buffer passes the bound', async () => {
-    const app = await startTestApp({ MAX_QUEUED_EVENTS: '100' })
+    const app = await startTestApp({ MAX_QUEUED_BYTES: '65536' })
     try {
       const author = await signUp(app.url)
       const commenter = await signUp(app.url)
@@ -326,17 +331,17 @@ describe('expiry and slow clients', () => {
       raw.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(ChatEventsDocument), variables: { chatId: chat.id } } }))
       await new Promise((resolve) => setTimeout(resolve, 300))
       const closed = new Promise<number>((resolve) => raw.once('close', (code) => resolve(code)))
-      // The client stops reading; the server keeps producing typing events for it.
+      // The client stops reading; the server keeps producing receipt events for it (each one
+      // moves the peer's marks, so none is coalesced away).
       ;(raw as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause()
-      const event: ChatBusEvent = { kind: 'typing', chatId: chat.id, userId: commenter.id, typing: true }
-      const payload = { ...event, padding: 'x'.repeat(2_000) } as ChatBusEvent
+      const receipt = (seq: number): ChatBusEvent => ({ kind: 'receipt', chatId: chat.id, userId: commenter.id, readSeq: 0, deliveredSeq: seq, stored: false })
       let sent = 0
       const deadline = Date.now() + 20_000
       let cut = false
       void closed.then(() => (cut = true))
       const serverSide = (app as unknown as { events: { publish(t: string, e: ChatBusEvent): Promise<void> } }).events
       while (!cut && Date.now() < deadline && sent < 200_000) {
-        for (let i = 0; i < 200; i++) void serverSide.publish(topics.chat(chat.id), payload)
+        for (let i = 0; i < 200; i++) void serverSide.publish(topics.chat(chat.id), receipt(sent + i + 1))
         sent += 200
         await new Promise((resolve) => setImmediate(resolve))
         if (app.events.activeTopics() === 0) break

@@ -60,7 +60,7 @@ describe('the graphql-ws protocol core', () => {
   let url = ''
   let stop = () => {}
   beforeAll(async () => {
-    stop = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }) })
+    stop = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), maxQueuedBytes: 1024 * 1024 })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
   })

@@ -105,7 +105,7 @@ describe('the graphql-ws adapter for ws', () => {
     const server = http.createServer()
     const wsServer = new WebSocketServer({ server })
     const options = { onConnect: () => true, prepare: () => [], toGraphQLError: (error: unknown) => new GraphQLError(String(error)) }
-    const stop = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), keepAliveMs: 300 })
+    const stop = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), keepAliveMs: 300, maxQueuedBytes: 1024 * 1024 })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
     try {

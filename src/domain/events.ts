@@ -66,6 +66,12 @@ export type Unsubscribe = () => Promise<void>
 export interface EventBus {
   publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void>
   subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe>
+  /**
+   * Calls `listener` whenever events may have been lost for this process's subscribers (the bus
+   * was cut off from its broker and is back), so that they reconcile with the store at once
+   * instead of at their next event. Returns a function that stops the calls.
+   */
+  onGap(listener: () => void): () => void
   /** Number of topics this process holds a subscription for (for leak checks). */
   activeTopics(): number
   close(): Promise<void>

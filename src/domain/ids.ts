@@ -10,7 +10,7 @@ let lastRandom: number[] = []
  * time, so a sort key made of them lists items newest-first without a second attribute. Within one
  * millisecond this process increments the random part, so its ids stay in creation order.
  */
-export function newUlid(now: number = Date.now()): string {
+export function newUlid(now: number): string {
   const time = Math.max(now, lastTime)
   if (time === lastTime) {
     let i = lastRandom.length - 1

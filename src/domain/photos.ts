@@ -3,6 +3,7 @@ import type { ChatAccess } from './chats/chat-access.js'
 import { badInput, DomainError } from './errors.js'
 import { newUlid } from './ids.js'
 import type { BlobStore, ChatRecord, Clock, ImageProcessor, PhotoRecord, PhotoStore, Viewer } from './ports.js'
+import type { RateLimits } from './rate-limits.js'
 
 export interface PhotoView {
   id: string
@@ -20,6 +21,7 @@ export interface PhotoServiceOptions {
   photos: PhotoStore
   blobs: BlobStore
   images: ImageProcessor
+  limits: RateLimits
   access: ChatAccess
   /** The chat by id, for the photo server (which checks a signed URL instead of a viewer). */
   chatById: (chatId: string) => Promise<ChatRecord | undefined>
@@ -63,6 +65,9 @@ export class PhotoService {
     const { chat } = await this.deps.access.require(viewer, chatId)
     if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
     if (file.size > this.deps.maxBytes) throw tooLarge(this.deps.maxBytes)
+    // Decoding is the costliest thing a user can ask for: limited by count and by bytes.
+    await this.deps.limits.take('upload', viewer.userId)
+    await this.deps.limits.take('uploadBytes', viewer.userId, file.size)
     const original = new Uint8Array(await file.arrayBuffer())
     const contentType = await this.deps.images.detect(original)
     if (!contentType) throw badInput('The file is not a JPEG, PNG, WebP or GIF image.')

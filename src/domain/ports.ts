@@ -48,8 +48,8 @@ export interface PostStore {
   feed(limit: number, after: string | undefined): Promise<Page<PostRecord>>
   addComment(comment: CommentRecord): Promise<void>
   getComment(postId: string, commentId: string): Promise<CommentRecord | undefined>
-  /** Oldest first. */
-  listComments(postId: string): Promise<CommentRecord[]>
+  /** Oldest first: at most `limit`, after the comment with id `after`. */
+  listComments(postId: string, limit: number, after: string | undefined): Promise<CommentRecord[]>
 }
 
 export interface TokenService {
@@ -118,6 +118,11 @@ export interface ChatRecord {
   b: ChatParticipant
   status: ChatStatus
   closedBy: ChatSide | undefined
+  /**
+   * The side that never sees this chat: set when the peer of its starter had blocked the starter,
+   * who gets a chat that looks like any other but reaches nobody (so a block is never revealed).
+   */
+  hiddenFrom: ChatSide | undefined
   createdAt: number
   lastActivityAt: number
   expiresAt: number
@@ -166,6 +171,19 @@ export interface BlockReport {
   createdAt: number
 }
 
+/**
+ * What createChat did: `created`; `pair-moved`, another start of the pair won (read it again);
+ * `busy`, the transaction met concurrent writes (try again); or `full`: that side already holds
+ * the most live chats it may.
+ */
+export type CreateChatResult = 'created' | 'pair-moved' | 'busy' | { full: ChatSide }
+
+/** The chats counted as live and open for a user, at a version (see ChatStore.pruneLiveChats). */
+export interface LiveChatSet {
+  chatIds: string[]
+  version: number
+}
+
 export interface ChatStore {
   getPair(pairKey: string): Promise<ChatPair | undefined>
   /** Strongly consistent. */
@@ -174,10 +192,18 @@ export interface ChatStore {
   /** Ids of every chat the user is in that has not been reclaimed yet (live or expired). */
   listChatIds(userId: string): Promise<string[]>
   /**
-   * Creates the chat, its pair pointer and both memberships in one transaction; 'conflict' when
-   * the pair moved on from `previousGeneration` (another start won).
+   * Creates the chat, moves its pair pointer from `previousGeneration`, and adds it to the
+   * memberships and live sets of the sides that see it, in one transaction that holds only while
+   * each of those live sets has fewer than `maxLiveChats` chats.
    */
-  createChat(chat: ChatRecord, previousGeneration: number | undefined): Promise<'created' | 'conflict'>
+  createChat(chat: ChatRecord, previousGeneration: number | undefined, maxLiveChats: number): Promise<CreateChatResult>
+  /**
+   * The user's live set: every chat added at its start and not removed at its close. Chats that
+   * expired since are still in it until pruned.
+   */
+  liveChatIds(userId: string): Promise<LiveChatSet>
+  /** Keeps only `keep` of the user's live set if it is still at `version`; false when it moved. */
+  pruneLiveChats(userId: string, keep: string[], version: number): Promise<boolean>
   /**
    * Stores the message as seq chat.lastSeq + 1 and extends the chat, in one transaction.
    * 'duplicate': the sender already used this clientMessageId; 'conflict': the chat changed
@@ -192,10 +218,13 @@ export interface ChatStore {
   setUnread(chatId: string, side: ChatSide, unread: number, ifLastSeq: number): Promise<boolean>
   /** Raises a participant's read or delivered mark; never lowers it. Its marks when it moved. */
   raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined>
-  /** ACTIVE → LEFT/BLOCKED while live; false when it was no longer ACTIVE and live. */
-  closeChat(chatId: string, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean>
-  /** True when either user blocked the other. */
-  isBlockedBetween(userId: string, otherUserId: string): Promise<boolean>
+  /**
+   * ACTIVE → LEFT/BLOCKED while live, and out of both users' live sets; false when it was no
+   * longer ACTIVE and live. A block also stores the report and the block itself.
+   */
+  closeChat(chat: ChatRecord, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean>
+  /** True when `blockerId` blocked `blockedId` (in any chat, ever). */
+  hasBlocked(blockerId: string, blockedId: string): Promise<boolean>
 }
 
 /**
@@ -284,11 +313,20 @@ export interface BlobStore {
   directUrl(key: string, expiresAt: number): Promise<string | undefined>
 }
 
+/** A token bucket: `perSecond` sustained, up to `burst` at once. */
+export interface Rate {
+  perSecond: number
+  burst: number
+}
+
+/** 0 when the tokens were taken; else how long until they could be. */
+export type RetryAfterMs = number
+
 /** Token buckets shared by every server process. */
 export interface RateLimiter {
   /**
-   * Takes one token from the bucket `key`, refilled at `perSecond` up to `burst`; false when it
-   * is empty.
+   * Takes `cost` tokens from the bucket `key`, refilled at `rate`; refused (taking nothing) when
+   * it holds fewer, with the time until it would hold enough.
    */
-  take(key: string, perSecond: number, burst: number): Promise<boolean>
+  take(key: string, rate: Rate, cost: number): Promise<RetryAfterMs>
 }

@@ -1,20 +1,25 @@
-import { DomainError } from './errors.js'
-import type { RateLimiter } from './ports.js'
-
-/** A token bucket: `perSecond` sustained, up to `burst` at once. */
-export interface Rate {
-  perSecond: number
-  burst: number
-}
+import { rateLimited } from './errors.js'
+import type { Rate, RateLimiter } from './ports.js'
 
 /** The writes and fan-outs that are limited, each per user unless its name says otherwise. */
-export type RateName = 'send' | 'startChat'
+export type RateName =
+  /** Per client address. */
+  | 'signUp'
+  | 'startChat'
+  | 'send'
+  | 'markRead'
+  | 'upload'
+  /** Bytes uploaded. */
+  | 'uploadBytes'
+  | 'createPost'
+  | 'addComment'
 
 export type Rates = Readonly<Record<RateName, Rate>>
 
 /**
- * Hush's rate limits by name: one bucket per limit and subject (a user), shared by every
- * process through the RateLimiter. A refusal is RATE_LIMITED.
+ * Hush's rate limits by name: one bucket per limit and subject (a user, or a client address for
+ * signUp), shared by every process through the RateLimiter. A refusal is RATE_LIMITED with the
+ * time after which the same call would pass.
  */
 export class RateLimits {
   constructor(
@@ -22,11 +27,11 @@ export class RateLimits {
     private readonly rates: Rates,
   ) {}
 
-  /** Takes one token of `name` for `subject`, or throws RATE_LIMITED. */
-  async take(name: RateName, subject: string): Promise<void> {
-    const { perSecond, burst } = this.rates[name]
-    if (!(await this.limiter.take(`${name}:${subject}`, perSecond, burst))) {
-      throw new DomainError('RATE_LIMITED', 'Too many requests; slow down and retry shortly.')
-    }
+  /** Takes `cost` of `name` for `subject`, or throws RATE_LIMITED. */
+  async take(name: RateName, subject: string, cost = 1): Promise<void> {
+    const rate = this.rates[name]
+    // One call never needs more than a full bucket (an upload at the size limit, say).
+    const retryAfterMs = await this.limiter.take(`${name}:${subject}`, rate, Math.min(cost, rate.burst))
+    if (retryAfterMs > 0) throw rateLimited(retryAfterMs)
   }
 }

@@ -1,6 +1,7 @@
 import { requireViewer } from '../domain/accounts.js'
 import type { ChatView, MessageView, ParticipantView } from '../domain/chats/views.js'
 import { builder } from './builder.js'
+import { costs, READ, WRITE } from './cost.js'
 import { PostRef } from './posts.js'
 
 const ParticipantRoleEnum = builder.enumType('ParticipantRole', {
@@ -36,7 +37,10 @@ export const MessageRef = builder.objectRef<MessageView>('Message').implement({
     id: t.exposeID('id', { description: 'Opaque id of the message.' }),
     chatId: t.exposeID('chatId', { description: 'The chat it belongs to.' }),
     seq: t.exposeInt('seq', { description: 'Its place in the chat: 1, 2, 3 … without gaps.' }),
-    clientMessageId: t.exposeID('clientMessageId', { description: 'The id its sender chose; a retry with it returns this message.' }),
+    clientMessageId: t.exposeID('clientMessageId', {
+      description:
+        'For the sender: the id they chose, with which a retry returns this message. For the peer: the message id (the sender’s choice is never shown to anyone else).',
+    }),
     fromMe: t.exposeBoolean('fromMe', { description: 'True when the caller sent it.' }),
     body: t.exposeString('body', { nullable: true, description: 'The text, 1 to 4,000 characters.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the server stored it.' }),
@@ -50,6 +54,7 @@ export const ChatRef = builder.objectRef<ChatView>('Chat').implement({
     post: t.field({
       type: PostRef,
       description: 'The post the chat is about.',
+      extensions: costs({ cost: READ }),
       resolve: async (chat, _args, ctx) => {
         const post = await ctx.services.posts.post(requireViewer(ctx.viewer), chat.postId)
         if (!post) throw new Error(`post ${chat.postId} of chat ${chat.id} is missing`)
@@ -63,6 +68,10 @@ export const ChatRef = builder.objectRef<ChatView>('Chat').implement({
     lastActivityAt: t.expose('lastActivityAt', { type: 'DateTime', description: 'Its start or its last message.' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', description: 'When it disappears unless another message comes.' }),
     lastSeq: t.exposeInt('lastSeq', { description: 'Seq of the newest message; 0 before the first.' }),
+    cursor: t.string({
+      description: 'Its place in `chats` (by last activity): pass it as `after` to get the chats that follow it.',
+      resolve: (chat, _args, ctx) => ctx.services.chats.cursorOf(chat),
+    }),
     unreadCount: t.int({
       description: "The peer's messages after the caller's read mark.",
       resolve: (chat, _args, ctx) => ctx.services.receipts.unreadCount(chat),
@@ -75,6 +84,7 @@ export const ChatRef = builder.objectRef<ChatView>('Chat').implement({
     }),
     messages: t.field({
       type: [MessageRef],
+      extensions: costs({ cost: READ, page: { arg: 'last', default: 50, max: 100 } }),
       description:
         'History in seq order: with afterSeq, the first `last` messages after it; otherwise the newest `last` messages (before beforeSeq, when given).',
       args: {
@@ -92,19 +102,26 @@ builder.queryFields((t) => ({
     type: ChatRef,
     nullable: true,
     description: "One of the caller's chats; null when it does not exist, is not the caller's, or has expired.",
+    extensions: costs({ cost: READ }),
     args: { id: t.arg.id({ required: true, description: 'The chat id.' }) },
     resolve: (_root, args, ctx) => ctx.services.chats.chat(requireViewer(ctx.viewer), String(args.id)),
   }),
   chats: t.field({
     type: [ChatRef],
-    description: "The caller's unexpired chats, most recently active first (at most 100).",
-    args: { first: t.arg.int({ description: 'At most this many, 1 to 100 (default 100).' }) },
-    resolve: (_root, args, ctx) => ctx.services.chats.chats(requireViewer(ctx.viewer), args.first),
+    description:
+      "The caller's unexpired chats, open or closed, most recently active first, `first` at a time: for the next page pass the last one's `cursor` as `after`.",
+    extensions: costs({ cost: 2 * READ, page: { arg: 'first', default: 100, max: 100 } }),
+    args: {
+      first: t.arg.int({ description: 'At most this many, 1 to 100 (default 100).' }),
+      after: t.arg.string({ description: 'The `cursor` of the last chat of the previous page.' }),
+    },
+    resolve: (_root, args, ctx) => ctx.services.chats.chats(requireViewer(ctx.viewer), args.first, args.after),
   }),
 }))
 
 builder.mutationFields((t) => ({
   startChat: t.field({
+    extensions: costs({ cost: WRITE }),
     type: ChatRef,
     description:
       'Opens (or returns) the chat with the author of the post, or with the author of `commentId`. The same two users and post always get the same live chat.',
@@ -116,6 +133,7 @@ builder.mutationFields((t) => ({
       ctx.services.starts.startChat(requireViewer(ctx.viewer), String(args.postId), args.commentId == null ? null : String(args.commentId)),
   }),
   sendMessage: t.field({
+    extensions: costs({ cost: WRITE }),
     type: MessageRef,
     description: 'Sends a message; it gets the chat’s next seq and is durable once this answers. Retrying with the same clientMessageId returns the first message.',
     args: {
@@ -134,6 +152,7 @@ builder.mutationFields((t) => ({
       ),
   }),
   markRead: t.field({
+    extensions: costs({ cost: WRITE }),
     type: ChatRef,
     description: 'Marks everything up to seq as read by the caller. The mark never moves back.',
     args: {
@@ -143,12 +162,14 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => ctx.services.receipts.markRead(requireViewer(ctx.viewer), String(args.chatId), args.seq),
   }),
   leaveChat: t.field({
+    extensions: costs({ cost: WRITE }),
     type: ChatRef,
     description: 'Leaves the chat: status LEFT for both sides, no more messages.',
     args: { chatId: t.arg.id({ required: true, description: 'The chat.' }) },
     resolve: (_root, args, ctx) => ctx.services.closes.leaveChat(requireViewer(ctx.viewer), String(args.chatId)),
   }),
   blockChat: t.boolean({
+    extensions: costs({ cost: WRITE }),
     description: 'Blocks the peer: status BLOCKED, the report is kept, and the two can never chat again.',
     args: {
       chatId: t.arg.id({ required: true, description: 'The chat.' }),

@@ -1,3 +1,4 @@
+import type { QueueBudget } from '../domain/event-queue.js'
 import type { Viewer } from '../domain/ports.js'
 import type { Services } from '../domain/services.js'
 
@@ -8,9 +9,11 @@ export interface GraphQLContext {
   services: Services
   /** Echoed as x-request-id and written on the request's access log line. */
   requestId: string
+  /** Where the request came from (behind trusted proxies, the first untrusted X-Forwarded-For). */
+  clientAddress: string
   /**
-   * Set on graphql-ws operations: drops the socket with a code that tells the client to reconnect
-   * (used when it stops reading its subscriptions).
+   * The bytes of events the caller's subscriptions may leave unread: the socket's, shared by all
+   * of its subscriptions. Unset: each subscription has a budget of its own.
    */
-  cutOff?: () => void
+  budget?: QueueBudget
 }

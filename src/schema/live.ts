@@ -1,6 +1,7 @@
 import { requireViewer } from '../domain/accounts.js'
 import type { ChatEventView, NotificationView } from '../domain/live/views.js'
 import { builder } from './builder.js'
+import { costs, READ, WRITE } from './cost.js'
 import { ChatRef, MessageRef, ParticipantRef } from './chats.js'
 
 type EventOf<K extends ChatEventView['kind']> = Extract<ChatEventView, { kind: K }>
@@ -89,10 +90,10 @@ const NewMessageNotificationRef = builder.objectRef<NotificationOf<'newMessage'>
 })
 
 const ChatClosedNotificationRef = builder.objectRef<NotificationOf<'chatClosed'>>('ChatClosedNotification').implement({
-  description: 'One of the caller’s chats ended.',
+  description: 'One of the caller’s chats ended: closed by a side, or expired.',
   fields: (t) => ({
     chatId: t.exposeID('chatId', { description: 'The chat.' }),
-    reason: t.field({ type: ChatCloseReasonEnum, description: 'LEFT or BLOCKED.', resolve: (n) => n.reason }),
+    reason: t.field({ type: ChatCloseReasonEnum, description: 'LEFT, BLOCKED or EXPIRED.', resolve: (n) => n.reason }),
   }),
 })
 
@@ -110,6 +111,7 @@ const NotificationUnion = builder.unionType('Notification', {
 
 builder.objectField(ChatRef, 'peerPresent', (t) =>
   t.boolean({
+    extensions: costs({ cost: READ }),
     description: 'True while the peer has chatEvents open on this chat, on any device and server; false within 30 s of its last one ending.',
     resolve: (chat, _args, ctx) => ctx.services.live.peerPresent(requireViewer(ctx.viewer), chat.id),
   }),
@@ -120,6 +122,7 @@ builder.subscriptionType({ description: 'Live events, over graphql-ws on /graphq
 builder.subscriptionFields((t) => ({
   chatEvents: t.field({
     type: ChatEventUnion,
+    extensions: costs({ cost: WRITE }),
     description:
       'First every stored message with seq > afterSeq (none without afterSeq), in order, then live events. Messages are never lost, reordered or repeated, across reconnects and server processes: reconnect with afterSeq = the last seq you got.',
     args: {
@@ -127,19 +130,21 @@ builder.subscriptionFields((t) => ({
       afterSeq: t.arg.int({ description: 'The last seq the client already has.' }),
     },
     subscribe: (_root, args, ctx) =>
-      ctx.services.live.chatEvents(requireViewer(ctx.viewer), String(args.chatId), args.afterSeq, ctx.cutOff),
+      ctx.services.live.chatEvents(requireViewer(ctx.viewer), String(args.chatId), args.afterSeq, ctx.budget),
     resolve: (event: ChatEventView) => event,
   }),
   notifications: t.field({
     type: NotificationUnion,
+    extensions: costs({ cost: WRITE }),
     description: "The caller's private stream: chats started with them, new messages for them, chats closed.",
-    subscribe: (_root, _args, ctx) => ctx.services.live.notifications(requireViewer(ctx.viewer), ctx.cutOff),
+    subscribe: (_root, _args, ctx) => ctx.services.live.notifications(requireViewer(ctx.viewer), ctx.budget),
     resolve: (notification: NotificationView) => notification,
   }),
 }))
 
 builder.mutationField('setTyping', (t) =>
   t.boolean({
+    extensions: costs({ cost: WRITE }),
     description: 'Tells the peer the caller is (or stopped) typing. Refresh within 6 s to keep it on. Never stored.',
     args: {
       chatId: t.arg.id({ required: true, description: 'The chat.' }),

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql'
 import { requireViewer } from '../domain/accounts.js'
 import type { PhotoView } from '../domain/photos.js'
 import { builder } from './builder.js'
+import { costs, READ, WRITE } from './cost.js'
 import { MessageRef } from './chats.js'
 
 builder.scalarType('File', {
@@ -40,6 +41,7 @@ builder.objectField(MessageRef, 'photo', (t) =>
   t.field({
     type: PhotoRef,
     nullable: true,
+    extensions: costs({ cost: READ }),
     description: 'The photo of the message, if it has one.',
     resolve: (message, _args, ctx) =>
       message.photoId === null ? null : ctx.services.photos.photoOf(requireViewer(ctx.viewer), message.chatId, message.photoId),
@@ -49,6 +51,7 @@ builder.objectField(MessageRef, 'photo', (t) =>
 builder.mutationField('uploadPhoto', (t) =>
   t.field({
     type: PhotoRef,
+    extensions: costs({ cost: WRITE }),
     description:
       'Uploads a photo to a chat (multipart request); send it with sendMessage(photoId). JPEG, PNG, WebP or GIF by their bytes, at most 10 MB (PAYLOAD_TOO_LARGE).',
     args: {

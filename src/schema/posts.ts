@@ -1,6 +1,7 @@
 import { requireViewer } from '../domain/accounts.js'
 import type { CommentView, FeedPage, PostView } from '../domain/posts.js'
 import { builder } from './builder.js'
+import { costs, READ, WRITE } from './cost.js'
 
 export const PostRef = builder.objectRef<PostView>('Post')
 const CommentRef = builder.objectRef<CommentView>('Comment')
@@ -14,8 +15,14 @@ PostRef.implement({
     isMine: t.exposeBoolean('isMine', { description: 'True when the caller wrote it.' }),
     comments: t.field({
       type: [CommentRef],
-      description: 'Its comments, oldest first.',
-      resolve: (post, _args, ctx) => ctx.services.posts.comments(requireViewer(ctx.viewer), post.id),
+      description: 'Its comments, oldest first, `first` at a time: for the next page pass the last one’s id as `after`.',
+      extensions: costs({ cost: READ, page: { arg: 'first', default: 50, max: 100 } }),
+      args: {
+        first: t.arg.int({ description: 'At most this many, 1 to 100 (default 50).' }),
+        after: t.arg.id({ description: 'The id of the last comment of the previous page.' }),
+      },
+      resolve: (post, args, ctx) =>
+        ctx.services.posts.comments(requireViewer(ctx.viewer), post, args.first, args.after == null ? null : String(args.after)),
     }),
   }),
 })
@@ -28,6 +35,11 @@ CommentRef.implement({
     body: t.exposeString('body', { description: 'The text, 1 to 2,000 characters.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was written.' }),
     isMine: t.exposeBoolean('isMine', { description: 'True when the caller wrote it.' }),
+    authorAlias: t.exposeString('authorAlias', {
+      description:
+        'A name like "Amber Fox" for its writer, shown alike to everyone: the same on all their comments of this post, unrelated to them anywhere else.',
+    }),
+    byPostAuthor: t.exposeBoolean('byPostAuthor', { description: 'True when the post’s author wrote it, shown alike to everyone.' }),
   }),
 })
 
@@ -66,12 +78,14 @@ builder.queryFields((t) => ({
   post: t.field({
     type: PostRef,
     nullable: true,
+    extensions: costs({ cost: READ }),
     description: 'A post by id; null when there is none.',
     args: { id: t.arg.id({ required: true, description: 'The post id.' }) },
     resolve: (_root, args, ctx) => ctx.services.posts.post(requireViewer(ctx.viewer), String(args.id)),
   }),
   feed: t.field({
     type: PostConnectionRef,
+    extensions: costs({ cost: READ, page: { arg: 'first', default: 20, max: 100 } }),
     description: 'All posts, newest first.',
     args: {
       first: t.arg.int({ description: 'Page size, 1 to 100 (default 20).' }),
@@ -84,12 +98,14 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createPost: t.field({
     type: PostRef,
+    extensions: costs({ cost: WRITE }),
     description: 'Posts anonymously.',
     args: { body: t.arg.string({ required: true, description: 'The text, 1 to 2,000 characters.' }) },
     resolve: (_root, args, ctx) => ctx.services.posts.createPost(requireViewer(ctx.viewer), args.body),
   }),
   addComment: t.field({
     type: CommentRef,
+    extensions: costs({ cost: WRITE }),
     description: 'Comments anonymously on a post.',
     args: {
       postId: t.arg.id({ required: true, description: 'The post.' }),

@@ -1,6 +1,7 @@
 import { requireViewer } from '../domain/accounts.js'
 import type { Viewer } from '../domain/ports.js'
 import { builder } from './builder.js'
+import { costs, WRITE } from './cost.js'
 
 export const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
   description: 'The caller. Only the caller ever sees its own id.',
@@ -33,7 +34,8 @@ builder.queryField('viewer', (t) =>
 builder.mutationField('signUp', (t) =>
   t.field({
     type: AuthPayloadRef,
+    extensions: costs({ cost: WRITE }),
     description: 'Creates an anonymous account and returns its token. Needs no token.',
-    resolve: (_root, _args, ctx) => ctx.services.accounts.signUp(),
+    resolve: (_root, _args, ctx) => ctx.services.accounts.signUp(ctx.clientAddress),
   }),
 )

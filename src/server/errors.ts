@@ -18,7 +18,7 @@ export function createErrorMasker(logger: Logger) {
         new GraphQLError(original.message, {
           nodes: graphQLError?.nodes,
           path: graphQLError?.path,
-          extensions: { code: original.code },
+          extensions: { ...original.details, code: original.code },
         }),
         graphQLError,
       )

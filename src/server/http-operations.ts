@@ -2,28 +2,29 @@ import { randomUUID } from 'node:crypto'
 import type http from 'node:http'
 import type { ExecutionResult, GraphQLError } from 'graphql'
 import type { Logger } from 'pino'
-import type { Services } from '../domain/services.js'
-import type { GraphQLContext } from '../schema/context.js'
-import { isOperation, type OperationCache } from './operation-cache.js'
+import type { CreateContext } from './context.js'
+import { isRefusal, type DocumentCache } from './documents/cache.js'
+import type { InFlight } from './in-flight.js'
+import { logRequest } from './request-log.js'
 
 export interface HttpOperationsOptions {
-  /** Shared with the socket path: a client's operations are compiled once for both. */
-  operations: OperationCache
-  services: Services
+  /** Shared with Yoga and the socket path: a document is checked and compiled once for all. */
+  documents: DocumentCache
+  createContext: CreateContext
+  inFlight: InFlight
   logger: Logger
   /** Yoga's error masker, so both paths answer an error alike. */
   maskError: (error: unknown) => GraphQLError
-  /** Bodies up to this many bytes are read here; larger ones go to Yoga unread. */
+  /** Bodies up to this many bytes are read here; larger ones go to Yoga unread (which refuses them). */
   maxBodyBytes: number
+  /** The address a request came from. */
+  clientAddress: (req: http.IncomingMessage) => string
   /**
-   * Called with a request this path read but does not run (bad JSON, an operation that does not
-   * parse or validate, variables that do not fit, a subscription): Yoga answers it from the body
-   * already read, exactly as it answers such requests itself.
+   * Called with a request this path read but does not run (bad JSON, a refused document,
+   * variables that do not fit, a subscription): Yoga answers it from the body already read,
+   * exactly as it answers such requests itself (a refused document is not checked again).
    */
   fallback: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => Promise<void>
-  /** Called around each execution, so that a drain waits for writes in flight. */
-  onExecuteStart: () => void
-  onExecuteEnd: () => void
 }
 
 type ResponseType = 'application/json' | 'application/graphql-response+json'
@@ -37,28 +38,27 @@ type ResponseType = 'application/json' | 'application/graphql-response+json'
  * requests with an Origin (browsers get Yoga's CORS handling).
  */
 export function httpOperations(options: HttpOperationsOptions): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
-  const { operations, services, logger, maskError } = options
+  const { documents, logger, maskError, inFlight } = options
 
   async function answer(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, type: ResponseType, started: number): Promise<void> {
     const request = parseRequest(body)
-    const operation = request && operations.get(request.query, request.operationName)
-    if (!request || !operation || !isOperation(operation) || operation.kind === 'subscription') return options.fallback(req, res, body)
+    const operation = request && documents.operation(request.query, request.operationName)
+    if (!request || !operation || isRefusal(operation) || operation.kind === 'subscription') return options.fallback(req, res, body)
     const requestId = singleHeader(req.headers['x-request-id']) ?? randomUUID()
-    const viewer = await services.accounts.authenticate(req.headers.authorization)
-    const context: GraphQLContext = { viewer, services, requestId }
-    options.onExecuteStart()
+    const context = await options.createContext({ authorization: req.headers.authorization, requestId, clientAddress: options.clientAddress(req) })
+    inFlight.start()
     let result: ExecutionResult
     try {
       result = await operation.compiled.query(undefined, context, request.variables)
     } finally {
-      options.onExecuteEnd()
+      inFlight.end()
     }
     // No data: the variables did not fit, so nothing ran; Yoga words that request error.
     if (!('data' in result)) return options.fallback(req, res, body)
     const { status, text } = serializeResult(result, maskError)
     res.writeHead(status, { 'Content-Type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text), 'x-request-id': requestId })
     res.end(text)
-    logger.info({ requestId, method: 'POST', status, ms: Math.round(performance.now() - started), engine: 'jit' }, 'http request')
+    logRequest(logger, { requestId, method: 'POST', status, started, engine: 'jit' })
   }
 
   return (req, res) => {

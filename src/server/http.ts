@@ -1,30 +1,31 @@
-import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { GraphQLError } from 'graphql'
-import { createFetch } from '@whatwg-node/fetch'
-import { createYoga, type Plugin } from 'graphql-yoga'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
-import type { Limits } from '../config.js'
+import type { Config } from '../config.js'
 import { isPhotoPath, parsePhotoRequest } from '../domain/photos.js'
 import type { Services } from '../domain/services.js'
-import type { GraphQLContext } from '../schema/context.js'
 import { schema } from '../schema/index.js'
+import { clientAddressOf } from './client-address.js'
+import { contextFactory } from './context.js'
+import { DocumentCache } from './documents/cache.js'
 import { createErrorMasker } from './errors.js'
 import { httpOperations } from './http-operations.js'
-import { OperationCache, OPERATIONS_MAX } from './operation-cache.js'
+import { InFlight } from './in-flight.js'
 import { socketOperations } from './socket-operations.js'
 import { serveGraphQLWs } from './ws-adapter.js'
+import { createHushYoga, GRAPHQL_PATH } from './yoga.js'
 
-export const GRAPHQL_PATH = '/graphql'
+export { GRAPHQL_PATH } from './yoga.js'
 
 export interface HushServerOptions {
   services: Services
   logger: Logger
-  limits: Limits
+  limits: Config['limits']
+  graphql: Config['graphql']
+  trustedProxies: Config['trustedProxies']
   /** Throws when a backing service (DynamoDB, Redis) cannot be reached; serves /readyz. */
   checkReadiness: () => Promise<void>
 }
@@ -40,88 +41,49 @@ export interface HushServer {
  * One HTTP server: JSON POSTs of queries and mutations run on a lean path (http-operations.ts),
  * and Yoga serves everything else on /graphql (GraphiQL, GET, uploads, browsers, every request
  * error); graphql-ws serves subscriptions (and any operation) on the same path; /healthz and
- * /readyz answer probes. All paths share the schema, the resolver context and the error masker,
- * and the lean HTTP path and the socket run operations compiled once by graphql-jit.
+ * /readyz answer probes. Every path shares one document cache (and so one set of limits), one
+ * way to build the resolver context, one in-flight count and one error masker.
  */
 export function createHushServer(options: HushServerOptions): HushServer {
   const { services, logger, limits } = options
-  let inFlight = 0
   let draining = false
-  const idle = new Set<() => void>()
-  const settle = () => {
-    if (inFlight === 0) for (const resolve of idle) resolve()
-  }
-
+  const inFlight = new InFlight()
   const maskError = createErrorMasker(logger)
-  const operations = new OperationCache(schema, OPERATIONS_MAX)
-  const onExecuteStart = () => inFlight++
-  const onExecuteEnd = () => {
-    inFlight--
-    settle()
-  }
-  const requestIds = new WeakMap<Request, { id: string; started: number }>()
-  const trackInFlight: Plugin = {
-    onExecute() {
-      onExecuteStart()
-      return { onExecuteDone: onExecuteEnd }
-    },
-  }
-  const requestLog: Plugin = {
-    onRequest({ request }) {
-      requestIds.set(request, { id: request.headers.get('x-request-id') ?? randomUUID(), started: performance.now() })
-    },
-    onResponse({ request, response }) {
-      const entry = requestIds.get(request)
-      if (!entry) return
-      response.headers.set('x-request-id', entry.id)
-      logger.info(
-        { requestId: entry.id, method: request.method, status: response.status, ms: Math.round(performance.now() - entry.started), engine: 'yoga' },
-        'http request',
-      )
-    },
-  }
-
-  const yoga = createYoga<Record<string, never>, GraphQLContext>({
+  const createContext = contextFactory(services)
+  const clientAddress = clientAddressOf(options.trustedProxies)
+  const documents = new DocumentCache(
     schema,
-    // Uploads are refused while streaming once past the photo limit, never buffered whole.
-    fetchAPI: createFetch({
-      formDataLimits: { fileSize: limits.maxPhotoBytes, files: 1, fields: 8, fieldSize: limits.maxFrameBytes },
-    }),
-    graphqlEndpoint: GRAPHQL_PATH,
-    landingPage: false,
-    graphiql: { subscriptionsProtocol: 'WS', title: 'Hush' },
-    maskedErrors: { maskError },
-    logging: {
-      debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
-      info: (...args) => logger.info({ yoga: args }, 'yoga'),
-      warn: (...args) => logger.warn({ yoga: args }, 'yoga'),
-      // Errors reaching the client were already judged by maskError, which logs unexpected ones in full.
-      error: (...args) => logger.debug({ yoga: args }, 'yoga'),
-    },
-    // Yoga's own limit wraps every body in a counting stream, which costs more than a small
-    // mutation; a declared Content-Length is checked instead (node's parser never reads past it).
-    maxRequestBodySize: false,
-    plugins: [useContentLengthLimit(Math.max(MAX_REQUEST_BODY_BYTES, 2 * limits.maxPhotoBytes)), requestLog, trackInFlight],
-    context: async (initial): Promise<GraphQLContext> => {
-      const requestId = requestIds.get(initial.request)?.id ?? randomUUID()
-      const viewer = await services.accounts.authenticate(initial.request.headers.get('authorization'))
-      return { viewer, services, requestId }
-    },
+    { ...limits.document, maxBytes: limits.maxFrameBytes, introspection: options.graphql.introspection, suggestions: options.graphql.suggestions },
+    options.graphql.documentCacheBytes,
+  )
+  const yoga = createHushYoga({
+    documents,
+    createContext,
+    inFlight,
+    maskError,
+    logger,
+    graphiql: options.graphql.graphiql,
+    maxBodyBytes: limits.maxFrameBytes,
+    maxPhotoBytes: limits.maxPhotoBytes,
   })
 
   const leanPath = httpOperations({
-    operations,
-    services,
+    documents,
+    createContext,
+    inFlight,
     logger,
     maskError,
     maxBodyBytes: limits.maxFrameBytes,
-    onExecuteStart,
-    onExecuteEnd,
+    clientAddress,
     fallback: async (req, res, body) => {
       const headers = new yoga.fetchAPI.Headers()
       for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
       const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? GRAPHQL_PATH}`
-      const response = await yoga.fetch(new yoga.fetchAPI.Request(url, { method: 'POST', headers, body: new Uint8Array(body) }))
+      const response = await yoga.fetch(new yoga.fetchAPI.Request(url, { method: 'POST', headers, body: new Uint8Array(body) }), {
+        req,
+        res,
+        clientAddress: clientAddress(req),
+      })
       res.writeHead(response.status, Object.fromEntries(response.headers))
       if (!response.body) return void res.end()
       // Streamed, not buffered: Yoga may hold the answer open (a subscription it streams). A
@@ -159,7 +121,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
       })
     }
     if (path === GRAPHQL_PATH && leanPath(req, res)) return
-    void yoga.handle(req, res)
+    void yoga.handle(req, res, { req, res, clientAddress: clientAddress(req) })
   })
 
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
@@ -168,15 +130,17 @@ export function createHushServer(options: HushServerOptions): HushServer {
     wsServer,
     socketOperations({
       schema,
-      operations,
-      services,
-      limits,
+      documents,
+      createContext,
+      inFlight,
+      clientAddress,
       maskError,
       accepting: () => !draining,
-      onExecuteStart,
-      onExecuteEnd,
+      connectionInitTimeoutMs: limits.connectionInitTimeoutMs,
+      maxOperations: limits.maxSubscriptionsPerConnection,
+      operationRate: limits.rates.socketOperations,
     }),
-    { logger },
+    { logger, maxQueuedBytes: limits.maxQueuedBytes },
   )
 
   return {
@@ -194,45 +158,14 @@ export function createHushServer(options: HushServerOptions): HushServer {
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
       for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down')
       httpServer.closeIdleConnections()
-      const drained = new Promise<void>((resolve) => {
-        idle.add(resolve)
-        settle()
-      })
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())
-      if ((await Promise.race([Promise.all([closed, drained]), timeout])) === 'timeout') {
-        logger.warn({ inFlight }, 'shutdown timed out; closing remaining connections')
+      if ((await Promise.race([Promise.all([closed, inFlight.drained()]), timeout])) === 'timeout') {
+        logger.warn({ inFlight: inFlight.count }, 'shutdown timed out; closing remaining connections')
         for (const socket of wsServer.clients) socket.terminate()
         httpServer.closeAllConnections()
       }
       stopKeepAlive()
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
-    },
-  }
-}
-
-/**
- * Bodies past this are refused unread (Yoga's default). Uploads between the photo limit and this
- * are read and refused by the multipart parser's own limit, with a clean PAYLOAD_TOO_LARGE.
- */
-const MAX_REQUEST_BODY_BYTES = 25_000_000
-
-/**
- * Refuses a request body past `limit` bytes before reading it, from its Content-Length. A body
- * without one (chunked) is only taken as multipart, whose parser bounds every part it reads;
- * anything else would be read whole to learn its size, so it gets 411.
- */
-function useContentLengthLimit(limit: number): Plugin {
-  const refuse = (message: string, status: number, code: string) => new GraphQLError(message, { extensions: { code, http: { status } } })
-  return {
-    onRequestParse({ request }) {
-      if (request.method !== 'POST') return
-      const length = request.headers.get('content-length')
-      if (length === null) {
-        if (request.headers.get('content-type')?.startsWith('multipart/form-data')) return
-        throw refuse('A request body needs a Content-Length header.', 411, 'BAD_REQUEST')
-      }
-      if (!/^\d+$/.test(length)) throw refuse('Content-Length header is invalid.', 400, 'BAD_REQUEST')
-      if (Number(length) > limit) throw refuse('Request body too large.', 413, 'REQUEST_ENTITY_TOO_LARGE')
     },
   }
 }

@@ -1,75 +1,92 @@
 import { createSourceEventStream, GraphQLError, type GraphQLSchema } from 'graphql'
 import { CloseCode } from 'graphql-ws'
 import type { WebSocket } from 'ws'
-import type { Limits } from '../config.js'
-import type { Services } from '../domain/services.js'
+import type { RateConfig } from '../config.js'
+import { TokenBucket } from '../domain/token-bucket.js'
 import type { GraphQLContext } from '../schema/context.js'
-import { isOperation, type OperationCache } from './operation-cache.js'
+import type { CreateContext } from './context.js'
+import { isRefusal, type DocumentCache } from './documents/cache.js'
+import type { InFlight } from './in-flight.js'
 import type { PreparedOperation, SocketServerOptions } from './socket-server.js'
 import type { Extra } from './ws-adapter.js'
 
 export interface SocketOperationsOptions {
   schema: GraphQLSchema
-  /** Shared with the HTTP path: a client's operations are compiled once for both. */
-  operations: OperationCache
-  services: Services
-  limits: Limits
+  /** Shared with the HTTP paths: a document is checked and compiled once for all. */
+  documents: DocumentCache
+  createContext: CreateContext
+  inFlight: InFlight
+  /** The address the upgrade request came from. */
+  clientAddress: (request: NonNullable<Extra['request']>) => string
   /** The same masking as Yoga's over HTTP: domain codes kept, anything unexpected logged and hidden. */
   maskError: (error: unknown) => GraphQLError
   /** False while the server drains: new sockets are refused (4403, so clients go elsewhere). */
   accepting: () => boolean
-  /** Called around each query and mutation, so that a drain waits for writes in flight. */
-  onExecuteStart: () => void
-  onExecuteEnd: () => void
+  connectionInitTimeoutMs: number
+  /** Operations one socket may hold at once (SPEC: 200). */
+  maxOperations: number
+  /** Subscribes and completes of one socket. */
+  operationRate: RateConfig
 }
 
-/** Set on a socket once `connection_init` proved a token: the context of all its operations. */
-export type SocketExtra = Extra & { context?: GraphQLContext }
+/** Set on a socket once `connection_init` proved a token. */
+export type SocketExtra = Extra & {
+  /** The context of all its operations. */
+  context?: GraphQLContext
+  /** Its subscribes and completes. */
+  operations?: TokenBucket
+}
 
 /**
- * Hush's socket options: authentication in `connection_init`, then operations compiled once by
- * graphql-jit (as Mercurius runs them) and kept by their text, one resolver context per socket,
+ * Hush's socket options: authentication in `connection_init`, then operations from the document
+ * cache (checked against the limits, compiled by graphql-jit), one resolver context per socket,
  * and Yoga's error masker. A subscription opens its source with graphql-js and maps each event
  * with the compiled operation: the per-event work (variables, field collection, type checks)
  * that graphql-js `execute` redoes every time is done once per operation text.
+ *
+ * A socket holds at most `maxOperations` operations whose work has not ended, and its subscribes
+ * and completes share one token bucket: churning subscriptions (which flaps presence) is refused
+ * like anything else done too fast.
  */
 export function socketOperations(options: SocketOperationsOptions): SocketServerOptions<SocketExtra> {
-  const { schema, services, limits, maskError, operations } = options
-  const refuse = (message: string, code: string) => [new GraphQLError(message, { extensions: { code } })]
+  const { schema, documents, maskError, inFlight } = options
   const tokenExpiries = new TokenExpiries()
   let connections = 0
 
   return {
-    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+    connectionInitWaitTimeout: options.connectionInitTimeoutMs,
     onConnect: async (ctx) => {
+      const { socket, request, budget } = ctx.extra
       // GraphiQL forwards its header editor as the payload, so "Authorization" counts too.
       const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization
-      const viewer = await services.accounts.authenticate(typeof authorization === 'string' ? authorization : undefined)
-      // 4403 Forbidden, which graphql-ws clients treat as retryable.
-      const socket = ctx.extra.socket
-      // A socket gone while its token was checked must not be watched.
-      if (!viewer || !options.accepting() || socket.readyState !== socket.OPEN) return false
-      ctx.extra.context = {
-        viewer,
-        services,
+      const context = await options.createContext({
+        authorization: typeof authorization === 'string' ? authorization : undefined,
         requestId: `ws-${(++connections).toString(36)}`,
-        // 1013 "try again later": graphql-ws clients reconnect and resume with afterSeq.
-        cutOff: () => socket.close(1013, 'Subscriber too slow'),
-      }
+        clientAddress: request ? options.clientAddress(request) : 'unknown',
+        budget,
+      })
+      // 4403 Forbidden, which graphql-ws clients treat as retryable. A socket gone while its
+      // token was checked must not be watched.
+      if (!context.viewer || !options.accepting() || socket.readyState !== socket.OPEN) return false
+      ctx.extra.context = context
+      ctx.extra.operations = new TokenBucket(options.operationRate, Date.now())
       // The upgrade request is not needed past here, and would be kept for the socket's life.
       ctx.extra.request = undefined
-      tokenExpiries.watch(socket, viewer.expiresAt * 1000)
+      tokenExpiries.watch(socket, context.viewer.expiresAt * 1000)
       return true
     },
     onClose: (ctx) => tokenExpiries.forget(ctx.extra.socket),
+    onComplete: (ctx) => void ctx.extra.operations?.take(1, Date.now()),
     prepare: (ctx, _id, payload): PreparedOperation | readonly GraphQLError[] => {
-      const contextValue = ctx.extra.context
-      if (!contextValue) throw new Error('operation on an unauthenticated socket')
-      if (ctx.operationCount > limits.maxSubscriptionsPerConnection) {
-        return refuse(`At most ${limits.maxSubscriptionsPerConnection} operations per connection.`, 'RATE_LIMITED')
+      const { context, operations: bucket } = ctx.extra
+      if (!context || !bucket) throw new Error('operation on an unauthenticated socket')
+      if (ctx.operationCount > options.maxOperations) {
+        return refusal(`At most ${options.maxOperations} operations at once per connection.`, 1_000)
       }
-      const operation = operations.get(payload.query, payload.operationName ?? undefined)
-      if (!isOperation(operation)) return operation
+      const retryAfterMs = bucket.take(1, Date.now())
+      if (retryAfterMs > 0) return refusal('Too many subscribes and completes on this connection; slow down.', retryAfterMs)
+      const operation = documents.operation(payload.query, payload.operationName ?? undefined)
+      if (isRefusal(operation)) return operation.errors
       const { compiled } = operation
       const variables = payload.variables ?? undefined
       if (operation.kind === 'subscription') {
@@ -77,20 +94,20 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
         return {
           kind: 'subscription',
           open: async () => {
-            const source = await createSourceEventStream({ schema, document, operationName, variableValues: variables, contextValue })
+            const source = await createSourceEventStream({ schema, document, operationName, variableValues: variables, contextValue: context })
             return Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source
           },
-          map: (event: unknown) => compiled.query(event, contextValue, variables),
+          map: (event: unknown) => compiled.query(event, context, variables),
         }
       }
       return {
         kind: 'single',
         run: async () => {
-          options.onExecuteStart()
+          inFlight.start()
           try {
-            return await compiled.query(undefined, contextValue, variables)
+            return await compiled.query(undefined, context, variables)
           } finally {
-            options.onExecuteEnd()
+            inFlight.end()
           }
         },
       }
@@ -102,6 +119,10 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
     },
   }
 }
+
+const refusal = (message: string, retryAfterMs: number) => [
+  new GraphQLError(message, { extensions: { code: 'RATE_LIMITED', retryAfterMs: Math.ceil(retryAfterMs) } }),
+]
 
 /** How often sockets are checked for an expired token: they are closed within this of its `exp`. */
 const TOKEN_CHECK_MS = 1_000

@@ -29,7 +29,10 @@ export interface SocketContext<E> {
   readonly extra: E
   /** The payload of `connection_init` (an object, or undefined), while onConnect runs. */
   readonly connectionParams: Readonly<Record<string, unknown>> | undefined
-  /** Operations running or subscribed right now. */
+  /**
+   * Operations whose work has not ended: subscriptions, and queries or mutations still running
+   * (one the client completed early holds its place until its work is done).
+   */
   readonly operationCount: number
 }
 
@@ -73,6 +76,8 @@ export interface SocketServerOptions<E> {
   toGraphQLError: (error: unknown) => GraphQLError
   /** Called after a socket closed and its subscriptions were ended. Default: nothing. */
   onClose?: (ctx: SocketContext<E>, code: number, reason: string) => void
+  /** Called for each `complete` the client sends (after the operation was stopped). Default: nothing. */
+  onComplete?: (ctx: SocketContext<E>, id: string) => void
 }
 
 /** What the adapter calls for one socket: each frame it received, then its close. */
@@ -95,8 +100,14 @@ export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServ
   }
 }
 
-/** An operation id taken by a `subscribe` whose work has not produced a subscription (yet). */
-const PENDING = null
+/**
+ * What a `subscribe` took: its id, and once its work produced one, its subscription. Work holds
+ * its slot object and checks that its id still names that very slot before it sends anything, so
+ * a completed id reused by the client is never answered by the old work.
+ */
+class Slot<E> {
+  subscription: Subscription<E> | undefined
+}
 
 class Connection<E> implements SocketContext<E>, SocketHandlers {
   private initReceived = false
@@ -104,8 +115,10 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
   connectionParams: Readonly<Record<string, unknown>> | undefined
   private acknowledged = false
   private ended = false
-  /** Operation id → its running subscription, or PENDING while it is being prepared or run once. */
-  readonly operations = new Map<string, Subscription<E> | typeof PENDING>()
+  /** Operation id → its slot, while the client has not completed it. */
+  readonly operations = new Map<string, Slot<E>>()
+  /** Operations whose work has not ended (see operationCount). */
+  private working = 0
 
   constructor(
     readonly socket: ProtocolSocket,
@@ -124,7 +137,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
   }
 
   get operationCount(): number {
-    return this.operations.size
+    return this.working
   }
 
   async handle(data: string): Promise<void> {
@@ -156,9 +169,10 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
       case MessageType.Subscribe:
         return this.subscribe(message.id, message.payload)
       case MessageType.Complete: {
-        const subscription = this.operations.get(message.id)
+        const slot = this.operations.get(message.id)
         this.operations.delete(message.id)
-        subscription?.stop()
+        slot?.subscription?.stop()
+        this.options.onComplete?.(this, message.id)
         return
       }
       default:
@@ -171,15 +185,20 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
     if (this.ended) return
     this.ended = true
     clearTimeout(this.initTimer)
-    const running = [...this.operations.values()]
+    const slots = [...this.operations.values()]
     this.operations.clear()
-    for (const subscription of running) subscription?.stop()
+    for (const slot of slots) slot.subscription?.stop()
     this.options.onClose?.(this, code, reason)
   }
 
-  /** True while `id` still names this operation (the client has not completed it, the socket is open). */
-  isLive(id: string, subscription: Subscription<E> | typeof PENDING = PENDING): boolean {
-    return !this.ended && this.operations.has(id) && this.operations.get(id) === subscription
+  /** True while `id` still names this slot (the client has not completed it, the socket is open). */
+  isLive(id: string, slot: Slot<E>): boolean {
+    return !this.ended && this.operations.get(id) === slot
+  }
+
+  /** The work of one operation ended (run, refused, or its subscription stopped). */
+  workEnded(): void {
+    this.working--
   }
 
   sendNext(id: string, result: ExecutionResult): void | Promise<void> {
@@ -198,41 +217,48 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
   private async subscribe(id: string, payload: SubscribePayload): Promise<void> {
     if (!this.acknowledged) return this.socket.close(CloseCode.Unauthorized, 'Unauthorized')
     if (this.operations.has(id)) return this.socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`)
-    this.operations.set(id, PENDING)
+    const slot = new Slot<E>()
+    this.operations.set(id, slot)
+    this.working++
     try {
-      const operation = this.options.prepare(this, id, payload)
-      if (!('kind' in operation)) {
-        if (this.isLive(id)) await this.sendError(id, operation)
+      const source = await this.start(id, slot, payload)
+      if (!source) return
+      if (!this.isLive(id, slot)) {
+        void source.source.return?.()?.catch(() => undefined)
         return
       }
-      if (operation.kind === 'single') {
-        const result = await operation.run()
-        if (this.isLive(id)) {
-          await this.sendNext(id, result)
-          await this.sendComplete(id)
-        }
-        return
-      }
-      const source = await operation.open()
-      if (!isIterator(source)) {
-        if (this.isLive(id)) {
-          await this.sendNext(id, source)
-          await this.sendComplete(id)
-        }
-        return
-      }
-      if (!this.isLive(id)) {
-        void source.return?.()?.catch(() => undefined)
-        return
-      }
-      const subscription = new Subscription(this, id, source, operation.map)
-      this.operations.set(id, subscription)
-      subscription.pull()
+      // The subscription holds the work's place from here, until it stops.
+      slot.subscription = new Subscription(this, id, source.source, source.map)
+      slot.subscription.pull()
     } finally {
-      if (this.operations.get(id) === PENDING) this.operations.delete(id)
+      if (!slot.subscription) {
+        this.workEnded()
+        if (this.operations.get(id) === slot) this.operations.delete(id)
+      }
     }
   }
+
+  /**
+   * Prepares and runs the operation; answers a single result (or errors) itself, and returns the
+   * source of a subscription for the caller to pull.
+   */
+  private async start(id: string, slot: Slot<E>, payload: SubscribePayload): Promise<{ source: AsyncIterator<unknown>; map: SubscriptionMap } | undefined> {
+    const operation = this.options.prepare(this, id, payload)
+    if (!('kind' in operation)) {
+      if (this.isLive(id, slot)) await this.sendError(id, operation)
+      return undefined
+    }
+    const result = operation.kind === 'single' ? await operation.run() : await operation.open()
+    if (operation.kind === 'subscription' && isIterator(result)) return { source: result, map: operation.map }
+    if (this.isLive(id, slot)) {
+      await this.sendNext(id, result as ExecutionResult)
+      await this.sendComplete(id)
+    }
+    return undefined
+  }
 }
+
+type SubscriptionMap = (event: unknown) => Promise<ExecutionResult> | ExecutionResult
 
 /**
  * A source that hands its next event to a consumer object, without a promise per event (Hush's
@@ -252,6 +278,7 @@ const isPullSource = (source: AsyncIterator<unknown>): source is AsyncIterator<u
  */
 class Subscription<E> {
   private stopped = false
+  private finished = false
   /** True while a pull runs: an event handed over synchronously sets `again` instead of recursing. */
   private pulling = false
   private again = false
@@ -260,7 +287,7 @@ class Subscription<E> {
     private readonly connection: Connection<E>,
     private readonly id: string,
     private readonly source: AsyncIterator<unknown>,
-    private readonly map: (event: unknown) => Promise<ExecutionResult> | ExecutionResult,
+    private readonly map: SubscriptionMap,
   ) {}
 
   pull(): void {
@@ -291,6 +318,7 @@ class Subscription<E> {
     if (this.stopped) return
     this.stopped = true
     void this.source.return?.()?.catch(() => undefined)
+    this.finish()
   }
 
   take(event: unknown): void {
@@ -311,16 +339,31 @@ class Subscription<E> {
 
   end(): void {
     this.stopped = true
-    if (!this.connection.isLive(this.id, this)) return
+    this.finish()
+    if (!this.isCurrent()) return
     this.connection.operations.delete(this.id)
     settle(this.connection.sendComplete(this.id))
   }
 
   fail(error: unknown): void {
-    if (this.stopped || !this.connection.isLive(this.id, this)) return
+    if (this.stopped) return
     this.stopped = true
+    this.finish()
+    if (!this.isCurrent()) return
     this.connection.operations.delete(this.id)
     settle(this.connection.sendError(this.id, [this.connection.options.toGraphQLError(error)]))
+  }
+
+  /** True while its id still names this subscription. */
+  private isCurrent(): boolean {
+    return this.connection.operations.get(this.id)?.subscription === this
+  }
+
+  /** Frees the operation's place, once. */
+  private finish(): void {
+    if (this.finished) return
+    this.finished = true
+    this.connection.workEnded()
   }
 
   private write(result: ExecutionResult): void {

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import { CloseCode, handleProtocols } from 'graphql-ws'
 import type { Logger } from 'pino'
 import type { RawData, WebSocket, WebSocketServer } from 'ws'
+import type { QueueBudget } from '../domain/event-queue.js'
 import { makeSocketServer, type ProtocolSocket, type SocketHandlers, type SocketServerOptions } from './socket-server.js'
 
 /** What the adapter hands to the socket server's options as `ctx.extra`. */
@@ -10,10 +11,18 @@ export interface Extra {
   readonly socket: WebSocket
   /** The upgrade request; cleared by Hush once the connection is authenticated. */
   request: IncomingMessage | undefined
+  /** The socket's budget of unread events, for all its subscriptions together. */
+  readonly budget: QueueBudget
 }
 
 export interface WsAdapterOptions {
   logger: Logger
+  /**
+   * Bytes one socket may leave unread, all of its subscriptions' queued events and the frames
+   * waiting to be written together. Past it the socket is closed with 1013 (try again later:
+   * clients reconnect and resume), and that is logged once, at warn.
+   */
+  maxQueuedBytes: number
   /**
    * A socket is pinged this often, and closed when it has not answered the previous ping by the
    * next one (graphql-ws's own `ws` adapter waits as long). Default 12 s.
@@ -84,10 +93,10 @@ export function serveGraphQLWs<E extends Extra>(
 
   wsServer.on('connection', (ws: WebSocket, request: IncomingMessage) => {
     const slice = slices[joined++ % slices.length]!
-    const socket = new WsSocket(ws, slice)
+    const socket = new WsSocket(ws, slice, adapter.maxQueuedBytes, logger)
     ;(ws as SocketWithHandle)[HANDLE] = socket
     slice.add(socket)
-    socket.handlers = server.opened(socket, { socket: ws, request } as Extra as E)
+    socket.handlers = server.opened(socket, { socket: ws, request, budget: socket } as Extra as E)
     ws.on('message', onMessage)
     ws.on('pong', onPong)
     ws.on('error', onError)
@@ -101,15 +110,37 @@ const HANDLE = Symbol('hush.socket')
 type SocketWithHandle = WebSocket & { [HANDLE]?: WsSocket }
 const handleOf = (ws: WebSocket): WsSocket => (ws as SocketWithHandle)[HANDLE]!
 
-/** One `ws` socket as the protocol core sees it, with the adapter's own state for it. */
-class WsSocket implements ProtocolSocket {
+/**
+ * One `ws` socket as the protocol core sees it, with the adapter's own state for it. It is also
+ * the socket's budget of unread bytes: what its subscriptions' queues hold plus what `ws` has yet
+ * to write.
+ */
+class WsSocket implements ProtocolSocket, QueueBudget {
   handlers!: SocketHandlers
   awaitingPong = false
+  /** Bytes of events waiting in the subscriptions' queues. */
+  private queued = 0
+  private cutOff = false
 
   constructor(
     readonly ws: WebSocket,
     readonly slice: Set<WsSocket>,
+    private readonly maxQueuedBytes: number,
+    private readonly logger: Logger,
   ) {}
+
+  reserve(bytes: number): boolean {
+    if (this.queued + bytes + this.ws.bufferedAmount > this.maxQueuedBytes) {
+      this.cutOffSlowClient()
+      return false
+    }
+    this.queued += bytes
+    return true
+  }
+
+  release(bytes: number): void {
+    this.queued -= bytes
+  }
 
   get protocol(): string {
     return this.ws.protocol
@@ -120,9 +151,24 @@ class WsSocket implements ProtocolSocket {
     if (ws.readyState !== ws.OPEN) return
     corkForTick(ws)
     if (ws.bufferedAmount < BACKPRESSURE_BYTES) return ws.send(data)
-    // A client that stopped reading: the subscription waits before it takes the next event,
-    // so events pile up in its bounded queue, which cuts the client off.
+    // A client that stopped reading: the subscription waits before it takes the next event, so
+    // events pile up in its queue, against this socket's budget, which cuts the client off.
+    if (this.queued + ws.bufferedAmount + data.length > this.maxQueuedBytes) return this.cutOffSlowClient()
     return new Promise<void>((resolve, reject) => ws.send(data, (error) => (error ? reject(error) : resolve())))
+  }
+
+  /**
+   * Closes the socket of a client that fell behind its budget: 1013, logged once, without a stack.
+   * Its subscriptions end at once, not when the client reads the close frame (it is not reading);
+   * if it has not within SLOW_CLIENT_GRACE_MS, the connection is dropped with what it holds.
+   */
+  private cutOffSlowClient(): void {
+    if (this.cutOff) return
+    this.cutOff = true
+    this.logger.warn({ queuedBytes: this.queued, unsentBytes: this.ws.bufferedAmount }, 'slow WebSocket client cut off (1013)')
+    this.ws.close(1013, 'Subscriber too slow')
+    this.handlers.closed(1013, 'Subscriber too slow')
+    setTimeout(() => this.ws.terminate(), SLOW_CLIENT_GRACE_MS).unref()
   }
 
   close(code: number, reason: string): void {
@@ -131,6 +177,9 @@ class WsSocket implements ProtocolSocket {
 }
 
 const KEEP_ALIVE_TICK_MS = 100
+
+/** How long a cut-off client has to read its close frame before its connection is dropped. */
+const SLOW_CLIENT_GRACE_MS = 10_000
 
 /** Unflushed bytes past which a send waits for its write to complete. */
 const BACKPRESSURE_BYTES = 64 * 1024

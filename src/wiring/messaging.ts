@@ -25,7 +25,9 @@ export async function openMessaging(config: Config, logger: Logger, lifecycle: L
   if (config.redisUrl === undefined) {
     const events = new InProcessEventBus()
     lifecycle.onStop(() => events.close())
-    return { events, presence: new InMemoryPresenceStore(), rateLimiter: new InMemoryRateLimiter(), check: async () => {} }
+    const rateLimiter = new InMemoryRateLimiter()
+    lifecycle.onStop(() => rateLimiter.close())
+    return { events, presence: new InMemoryPresenceStore(), rateLimiter, check: async () => {} }
   }
   const redis = new RedisConnections({ url: config.redisUrl, logger })
   lifecycle.onStop(() => redis.close())
@@ -33,12 +35,14 @@ export async function openMessaging(config: Config, logger: Logger, lifecycle: L
   const prefix = config.redisPrefix
   const events = new RedisEventBus({ redis, prefix, logger })
   lifecycle.onStop(() => events.close())
+  const rateLimiter = new RedisRateLimiter(redis.commands, prefix, (error) =>
+    logger.warn({ err: (error as Error).message }, 'rate limits checked in this process alone: Redis unavailable'),
+  )
+  lifecycle.onStop(() => rateLimiter.close())
   return {
     events,
     presence: new RedisPresenceStore({ redis: redis.commands, prefix, ttlMs: config.presenceTtlMs }),
-    rateLimiter: new RedisRateLimiter(redis.commands, prefix, (error) =>
-      logger.warn({ err: (error as Error).message }, 'rate limit unchecked: Redis unavailable'),
-    ),
+    rateLimiter,
     check: () => redis.ping(),
   }
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config.js'
 import { AccountService } from '../domain/accounts.js'
 import { ChatAccess } from '../domain/chats/chat-access.js'
 import { ChatIds } from '../domain/chats/chat-ids.js'
+import { LiveChats } from '../domain/chats/live-chats.js'
 import { ChatCloser } from '../domain/chats/closing.js'
 import { ChatDirectory } from '../domain/chats/directory.js'
 import { MessageService } from '../domain/chats/messages.js'
@@ -49,26 +50,25 @@ export function buildServices(parts: ServiceParts, lifecycle: Lifecycle): Servic
     ttlSeconds: config.jwt.ttlSeconds,
     external: config.jwt.external,
   })
-  const rateLimits = new RateLimits(messaging.rateLimiter, {
-    send: { perSecond: limits.sendRatePerSecond, burst: limits.sendBurst },
-    startChat: { perSecond: limits.startChatPerMinute / 60, burst: limits.startChatPerMinute },
-  })
+  const rateLimits = new RateLimits(messaging.rateLimiter, limits.rates)
   const typing = new TypingTracker(events, clock, TYPING_TIMEOUT_MS)
   lifecycle.onStop(() => typing.close())
   const presence = new PresenceTracker({ presence: messaging.presence, events, clock }, config.presenceTtlMs)
   lifecycle.onStop(() => presence.close())
-  const posts = new PostService({ posts: storage.posts, clock, maxBodyLength: limits.maxPostLength })
+  const posts = new PostService({ posts: storage.posts, clock, limits: rateLimits, maxBodyLength: limits.maxPostLength, idSecret: secrets.idSecret })
   const access = new ChatAccess({ chats, clock })
-  const receipts = new ReceiptService({ chats, events, access })
-  const live = new LiveService({ chats, access, receipts, events, presence, typing, clock, maxQueuedEvents: limits.maxQueuedEvents })
+  const liveChats = new LiveChats({ chats, clock })
+  const receipts = new ReceiptService({ chats, events, access, limits: rateLimits })
+  const live = new LiveService({ chats, access, liveChats, receipts, events, presence, typing, clock, maxQueuedBytes: limits.maxQueuedBytes })
   lifecycle.onStop(() => live.close())
   return {
-    accounts: new AccountService({ accounts: storage.accounts, tokens, clock }),
+    accounts: new AccountService({ accounts: storage.accounts, tokens, clock, limits: rateLimits }),
     posts,
     chats: new ChatDirectory({ chats, access, clock }),
     starts: new ChatStarter({
       chats,
       posts,
+      liveChats,
       events,
       limits: rateLimits,
       ids: new ChatIds(secrets.idSecret),
@@ -95,7 +95,8 @@ export function buildServices(parts: ServiceParts, lifecycle: Lifecycle): Servic
     photos: new PhotoService({
       photos: storage.photos,
       blobs: parts.blobs,
-      images: new SharpImageProcessor(),
+      images: new SharpImageProcessor({ maxPixels: limits.maxPhotoPixels }),
+      limits: rateLimits,
       access,
       chatById: (chatId) => chats.getChat(chatId),
       clock,

@@ -8,6 +8,8 @@ import { loadConfig, type Config } from '../../src/config.js'
 
 export const TEST_JWT_SECRET = 'test-jwt-secret-that-is-at-least-32-chars'
 
+const RATE_LIMITS = ['SIGNUP', 'START_CHAT', 'SEND', 'MARK_READ', 'UPLOAD', 'CREATE_POST', 'ADD_COMMENT', 'SOCKET_OPERATIONS']
+
 export interface TestApp extends RunningApp {
   config: Config
   stop(): Promise<void>
@@ -30,10 +32,10 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     JWT_SECRET: TEST_JWT_SECRET,
     ID_SECRET: 'test-id-secret-that-is-at-least-32-chars-long',
     SHUTDOWN_TIMEOUT_MS: '2000',
-    // Suites fire many sends from one user at once; the rate limits have a test of their own.
-    SEND_RATE_PER_SECOND: '10000',
-    SEND_BURST: '10000',
-    START_CHAT_PER_MINUTE: '100000',
+    // Suites fire many writes from one user (and one address) at once; the rate limits have
+    // tests of their own.
+    ...Object.fromEntries(RATE_LIMITS.map((name) => [`RATE_LIMIT_${name}`, '100000/s burst 100000'])),
+    RATE_LIMIT_UPLOAD_BYTES: '1GB/s burst 1GB',
     ...overrides,
   }
 }

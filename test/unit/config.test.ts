@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig, usesEmbeddedDynamoDb } from '../../src/config.js'
+import { ConfigError, DEFAULT_RATES, loadConfig, usesEmbeddedDynamoDb } from '../../src/config.js'
 
 describe('loadConfig', () => {
   it('gives the SPEC defaults for an empty environment, with the embedded DynamoDB', () => {
@@ -14,15 +14,18 @@ describe('loadConfig', () => {
       maxPostLength: 2_000,
       maxMessageLength: 4_000,
       maxPhotoBytes: 10 * 1024 * 1024,
+      maxPhotoPixels: 40_000_000,
       maxLiveChats: 100,
-      sendRatePerSecond: 5,
-      sendBurst: 20,
-      startChatPerMinute: 30,
       maxFrameBytes: 65_536,
       maxSubscriptionsPerConnection: 200,
       connectionInitTimeoutMs: 3_000,
-      maxQueuedEvents: 1_000,
+      maxQueuedBytes: 1024 * 1024,
+      document: { maxTokens: 1_000, maxDepth: 15, maxAliases: 15, maxDirectives: 20, maxCost: 5_000 },
+      rates: DEFAULT_RATES,
     })
+    expect(config.limits.rates.send).toEqual({ perSecond: 5, burst: 20 })
+    expect(config.limits.rates.startChat).toEqual({ perSecond: 0.5, burst: 30 })
+    expect(config.graphql).toMatchObject({ introspection: true, suggestions: true, graphiql: true })
     expect(config.presenceTtlMs).toBeLessThanOrEqual(25_000)
   })
 
@@ -46,6 +49,30 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'CHAT_TTL_SECONDS', 'REDIS_URL', 'DYNAMODB_CREATE_TABLE', 'JWT_SECRET', 'ID_SECRET', 'JWT_EXTERNAL_ISSUER', 'JWT_EXTERNAL_AUDIENCE', 'LOG_LEVEL']) {
       expect(problems).toContain(name)
     }
+  })
+
+  it('reads rates as "<n>/<s|min|h> burst <n>", sizes in KB, MB or GB, and lists bad ones with the rest', () => {
+    const config = loadConfig({ RATE_LIMIT_SEND: '2/s burst 4', RATE_LIMIT_UPLOAD_BYTES: '60MB/h burst 20MB', RATE_LIMIT_SIGNUP: '120/min burst 1' })
+    expect(config.limits.rates.send).toEqual({ perSecond: 2, burst: 4 })
+    expect(config.limits.rates.uploadBytes).toEqual({ perSecond: (60 * 1024 ** 2) / 3600, burst: 20 * 1024 ** 2 })
+    expect(config.limits.rates.signUp).toEqual({ perSecond: 2, burst: 1 })
+    let error: unknown
+    try {
+      loadConfig({ RATE_LIMIT_SEND: 'fast', RATE_LIMIT_MARK_READ: '0/s burst 1', PORT: 'x' })
+    } catch (caught) {
+      error = caught
+    }
+    const problems = (error as ConfigError).problems.join('\n')
+    for (const name of ['RATE_LIMIT_SEND', 'RATE_LIMIT_MARK_READ', 'PORT']) expect(problems).toContain(name)
+  })
+
+  it('turns introspection, suggestions and GraphiQL off under NODE_ENV=production unless asked for', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).graphql).toMatchObject({ introspection: false, suggestions: false, graphiql: false })
+    expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true', GRAPHIQL: 'on' }).graphql).toMatchObject({
+      introspection: true,
+      suggestions: false,
+      graphiql: true,
+    })
   })
 
   it('uses a given DynamoDB and shared secrets in production shape', () => {

@@ -15,7 +15,7 @@ export class ChatCloser {
   async leaveChat(viewer: Viewer, chatId: string): Promise<ChatView> {
     const found = await this.deps.access.require(viewer, chatId)
     const { chat, side } = found
-    if (chat.status === 'ACTIVE' && (await this.deps.chats.closeChat(chatId, 'LEFT', side, this.deps.clock.now()))) {
+    if (chat.status === 'ACTIVE' && (await this.deps.chats.closeChat(chat, 'LEFT', side, this.deps.clock.now()))) {
       await this.announce(chatId, 'LEFT')
     }
     return toChatView((await this.deps.access.load(viewer, chatId)) ?? found)
@@ -29,7 +29,7 @@ export class ChatCloser {
     const { chat, side } = await this.deps.access.require(viewer, chatId)
     if (chat.status === 'BLOCKED') return true
     const now = this.deps.clock.now()
-    const closed = await this.deps.chats.closeChat(chatId, 'BLOCKED', side, now, {
+    const closed = await this.deps.chats.closeChat(chat, 'BLOCKED', side, now, {
       reportId: newUlid(now),
       chatId,
       postId: chat.postId,

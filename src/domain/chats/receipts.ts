@@ -1,6 +1,7 @@
 import { badInput } from '../errors.js'
 import { topics, type EventBus } from '../events.js'
 import type { ChatSide, ChatStore, ParticipantMarks, Viewer } from '../ports.js'
+import type { RateLimits } from '../rate-limits.js'
 import type { ChatAccess } from './chat-access.js'
 import { other, toChatView, type ChatView } from './views.js'
 
@@ -12,7 +13,7 @@ const RECOUNT_ATTEMPTS = 20
  * history reads) and the live streams: one place that stores marks and tells the peer.
  */
 export class ReceiptService {
-  constructor(private readonly deps: { chats: ChatStore; events: EventBus; access: ChatAccess }) {}
+  constructor(private readonly deps: { chats: ChatStore; events: EventBus; access: ChatAccess; limits: RateLimits }) {}
 
   /** The peer's messages after the caller's read mark (a counter kept on the chat). */
   unreadCount(chat: ChatView): number {
@@ -21,6 +22,7 @@ export class ReceiptService {
   }
 
   async markRead(viewer: Viewer, chatId: string, seq: number): Promise<ChatView> {
+    await this.deps.limits.take('markRead', viewer.userId)
     const found = await this.deps.access.require(viewer, chatId)
     const { chat, side } = found
     if (!Number.isInteger(seq) || seq < 0 || seq > chat.lastSeq) {

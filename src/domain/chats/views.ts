@@ -32,6 +32,7 @@ export interface MessageView {
   id: string
   chatId: string
   seq: number
+  /** The sender's own id for the message; for anyone else, `id`. */
   clientMessageId: string
   fromMe: boolean
   body: string | null
@@ -44,11 +45,14 @@ export const other = (side: ChatSide): ChatSide => (side === 'a' ? 'b' : 'a')
 /** A chat is live until its expiry; nothing of it is visible after. */
 export const isLive = (chat: ChatRecord, now: number): boolean => chat.expiresAt > now
 
-/** The caller's side of a live chat, or undefined: not theirs and expired look alike. */
+/**
+ * The caller's side of a live chat, or undefined: not theirs, hidden from them and expired look
+ * alike.
+ */
 export function asCallerChat(chat: ChatRecord | undefined, userId: string, now: number): CallerChat | undefined {
   if (!chat || !isLive(chat, now)) return undefined
   const side = chat.a.userId === userId ? 'a' : chat.b.userId === userId ? 'b' : undefined
-  return side && { chat, side }
+  return side && side !== chat.hiddenFrom ? { chat, side } : undefined
 }
 
 export function toChatView(found: CallerChat): ChatView {
@@ -71,14 +75,19 @@ export function toChatView(found: CallerChat): ChatView {
   }
 }
 
-/** A message as `viewerId` sees it. */
+/**
+ * A message as `viewerId` sees it. The clientMessageId is the sender's to see: chosen by their
+ * client, it could carry anything (a device id), so the peer gets the message id in its place.
+ */
 export function toMessageView(message: MessageRecord, viewerId: string): MessageView {
+  const id = `${message.chatId}.${message.seq}`
+  const fromMe = message.senderId === viewerId
   return {
-    id: `${message.chatId}.${message.seq}`,
+    id,
     chatId: message.chatId,
     seq: message.seq,
-    clientMessageId: message.clientMessageId,
-    fromMe: message.senderId === viewerId,
+    clientMessageId: fromMe ? message.clientMessageId : id,
+    fromMe,
     body: message.body ?? null,
     photoId: message.photoId ?? null,
     createdAt: new Date(message.createdAt),

@@ -1,14 +1,16 @@
 import type { ChatAccess } from '../chats/chat-access.js'
 import type { ReceiptService } from '../chats/receipts.js'
-import { other, toMessageView } from '../chats/views.js'
+import { other, toMessageView, type CallerChat } from '../chats/views.js'
 import { notFound } from '../errors.js'
-import { EventQueue, type QueueOwner } from '../event-queue.js'
-import { topics, type ChatBusEvent, type ChatCloseReason, type EventBus, type Unsubscribe } from '../events.js'
+import { EventQueue, type QueueBudget, type QueueOwner } from '../event-queue.js'
+import { topics, type ChatCloseReason, type EventBus, type Unsubscribe } from '../events.js'
 import type { ChatStatus, ChatStore, Clock, MessageRecord, Viewer } from '../ports.js'
 import { DeliveryReceipts, type SharedDelivery } from './delivery.js'
+import { StreamInbox, type ChatTask } from './inbox.js'
 import type { PresenceTracker } from './presence.js'
+import { Throttle } from './throttle.js'
 import type { TypingTracker } from './typing.js'
-import type { ChatEventView } from './views.js'
+import { sizeOfEvent, type ChatEventView } from './views.js'
 
 export interface ChatStreamDeps {
   chats: ChatStore
@@ -18,14 +20,18 @@ export interface ChatStreamDeps {
   presence: PresenceTracker
   typing: TypingTracker
   clock: Clock
-  /** Events one subscription may hold unread before its client is cut off. */
-  maxQueuedEvents: number
 }
 
-/** Work items of one stream, handled strictly one after another. */
-type ChatTask = ChatBusEvent | { kind: 'replay' } | { kind: 'expiry-check' }
-
-const REPLAY_PAGE = 100
+/** Stored messages read per query while replaying. */
+const REPLAY_PAGE = 50
+/** A replay pushes at the client's pace: at most this many of its messages wait unread. */
+const REPLAY_AHEAD = 16
+/** Tasks a stream holds before it compacts them (see StreamInbox). */
+const INBOX_MAX = 256
+/** The peer's typing reaches the client at most once per this long (the latest state wins). */
+const TYPING_INTERVAL_MS = 500
+/** The peer's presence reaches the client at most once per this long. */
+const PRESENCE_INTERVAL_MS = 1_000
 
 /** The marks of both sides as one stream knows them, so that receipts never move back. */
 class KnownMarks {
@@ -44,12 +50,12 @@ class KnownMarks {
 
 /**
  * One chatEvents subscription: its channel listener feeds an inbox that is worked off strictly in
- * order (a message may first need a read of the ones it skipped), into a bounded queue.
+ * order (a message may first need a read of the ones it skipped), into a queue whose unread events
+ * count against the subscriber's byte budget.
  */
 export class ChatStream implements QueueOwner {
   readonly queue: EventQueue<ChatEventView>
-  /** Replaced by a fresh array when drained, so an idle stream keeps no grown backing store. */
-  private inbox: ChatTask[] = []
+  private readonly inbox = new StreamInbox(INBOX_MAX)
   private pumping = false
   private unsubscribe: Unsubscribe | undefined
   private closed = false
@@ -59,9 +65,10 @@ export class ChatStream implements QueueOwner {
   /** 0 until the chat was read on open; events only wait in the inbox until then. */
   private expiresAt = 0
   private expiryPending = false
-  private peerTyping = false
   private readonly marks = new KnownMarks()
   private delivery: DeliveryReceipts | undefined
+  private readonly peerTyping: Throttle<boolean>
+  private readonly peerPresent: Throttle<boolean>
 
   constructor(
     private readonly deps: ChatStreamDeps,
@@ -69,10 +76,12 @@ export class ChatStream implements QueueOwner {
     readonly chatId: string,
     private readonly afterSeq: number | undefined,
     private readonly shared: SharedDelivery,
-    onOverflow: (() => void) | undefined,
+    budget: QueueBudget,
     private readonly onClosed: (stream: ChatStream) => void,
   ) {
-    this.queue = new EventQueue<ChatEventView>(deps.maxQueuedEvents, this, onOverflow)
+    this.queue = new EventQueue<ChatEventView>(this, budget, sizeOfEvent)
+    this.peerTyping = new Throttle(deps.clock, TYPING_INTERVAL_MS, (typing) => this.queue.push({ kind: 'typing', chatId, typing }))
+    this.peerPresent = new Throttle(deps.clock, PRESENCE_INTERVAL_MS, (peerPresent) => this.queue.push({ kind: 'presence', chatId, peerPresent }))
   }
 
   get delivered(): SharedDelivery {
@@ -88,7 +97,7 @@ export class ChatStream implements QueueOwner {
     const { events, access, presence } = this.deps
     const { chatId, viewer } = this
     this.unsubscribe = await events.subscribe(topics.chat(chatId), (event) => this.enqueue(event))
-    let found: Awaited<ReturnType<ChatAccess['load']>>
+    let found: CallerChat | undefined
     try {
       found = await access.load(viewer, chatId)
     } finally {
@@ -96,16 +105,17 @@ export class ChatStream implements QueueOwner {
     }
     if (!found) throw notFound('Chat')
     const { chat, side } = found
-    this.status = chat.status
     this.lastDelivered = this.afterSeq ?? chat.lastSeq
-    this.expiresAt = chat.expiresAt
-    this.marks.ownReadSeq = chat[side].readSeq
-    this.marks.raisePeer(chat[other(side)].deliveredSeq, chat[other(side)].readSeq)
     this.delivery = new DeliveryReceipts(this.deps, chatId, viewer.userId, side, this.shared, () => this.marks.ownReadSeq)
-    this.delivery.storedUpTo(chat[side].deliveredSeq)
-    this.inbox.unshift({ kind: 'replay' })
+    this.learn(found, false)
+    this.inbox.pushFirst({ kind: 'replay' })
     await presence.join(chatId, viewer.userId)
     void this.pump()
+  }
+
+  /** Events may have been lost (the bus reconnected): catch up from the store. */
+  resync(): void {
+    this.enqueue({ kind: 'resync' })
   }
 
   checkExpiry(now: number): void {
@@ -123,8 +133,7 @@ export class ChatStream implements QueueOwner {
     if (this.pumping) return
     this.pumping = true
     try {
-      while (this.inbox.length > 0 && !this.queue.isEnded) await this.handle(this.inbox.shift()!)
-      if (this.inbox.length === 0) this.inbox = []
+      for (let task = this.inbox.shift(); task && !this.queue.isEnded; task = this.inbox.shift()) await this.handle(task)
     } catch (error) {
       this.queue.fail(error)
     } finally {
@@ -134,51 +143,79 @@ export class ChatStream implements QueueOwner {
   }
 
   private async handle(task: ChatTask): Promise<void> {
-    const { queue, chatId, viewer } = this
+    const { chatId, viewer } = this
     switch (task.kind) {
       case 'replay':
         if (this.afterSeq !== undefined) await this.deliverStoredAfter(this.afterSeq)
         if (this.status !== 'ACTIVE') this.end(this.status)
         return
+      case 'resync':
+        return this.catchUp()
       case 'message':
         if (task.message.seq > this.lastDelivered + 1) await this.deliverStoredAfter(this.lastDelivered, task.message.seq)
         this.deliver(task.message)
         this.expiresAt = Math.max(this.expiresAt, task.expiresAt)
         return
       case 'typing':
-        if (task.userId === viewer.userId) return
-        this.peerTyping = task.typing
-        queue.push({ kind: 'typing', chatId, typing: task.typing })
+        if (task.userId !== viewer.userId) this.peerTyping.set(task.typing)
         return
       case 'receipt':
         if (task.userId === viewer.userId) {
           this.marks.ownReadSeq = Math.max(this.marks.ownReadSeq, task.readSeq)
           if (task.stored) this.delivery!.storedUpTo(task.deliveredSeq)
-        } else if (this.marks.raisePeer(task.deliveredSeq, task.readSeq)) {
-          queue.push({ kind: 'receipt', chatId, peerDeliveredSeq: this.marks.peerDeliveredSeq, peerReadSeq: this.marks.peerReadSeq })
-        }
+        } else this.raisePeerMarks(task.deliveredSeq, task.readSeq)
         return
       case 'presence':
-        if (task.userId !== viewer.userId) queue.push({ kind: 'presence', chatId, peerPresent: task.present })
+        if (task.userId !== viewer.userId) this.peerPresent.set(task.present)
         return
       case 'closed':
         return this.end(task.reason)
-      case 'expiry-check':
-        return this.recheckExpiry()
+      case 'expiry-check': {
+        const found = await this.deps.chats.getChat(chatId)
+        this.expiryPending = false
+        if (!found || found.expiresAt <= this.deps.clock.now()) return this.end('EXPIRED')
+        this.expiresAt = found.expiresAt
+        return
+      }
     }
   }
 
-  private async recheckExpiry(): Promise<void> {
-    const found = await this.deps.chats.getChat(this.chatId)
-    this.expiryPending = false
-    if (!found || found.expiresAt <= this.deps.clock.now()) return this.end('EXPIRED')
-    this.expiresAt = found.expiresAt
+  /** Re-reads the chat and delivers whatever the stream may have missed: messages, marks, a close. */
+  private async catchUp(): Promise<void> {
+    const found = await this.deps.access.load(this.viewer, this.chatId)
+    if (!found) return this.end('EXPIRED')
+    this.learn(found, true)
+    await this.deliverStoredAfter(this.lastDelivered)
+    if (this.status !== 'ACTIVE') this.end(this.status)
+  }
+
+  /**
+   * Takes what a read of the chat says about its status, expiry and the peer's marks; with
+   * `announce`, the client hears of marks that moved (on open, it reads them from the chat).
+   */
+  private learn({ chat, side }: CallerChat, announce: boolean): void {
+    this.status = chat.status
+    this.expiresAt = Math.max(this.expiresAt, chat.expiresAt)
+    this.delivery!.storedUpTo(chat[side].deliveredSeq)
+    this.marks.ownReadSeq = Math.max(this.marks.ownReadSeq, chat[side].readSeq)
+    const peer = chat[other(side)]
+    if (announce) this.raisePeerMarks(peer.deliveredSeq, peer.readSeq)
+    else this.marks.raisePeer(peer.deliveredSeq, peer.readSeq)
+  }
+
+  private raisePeerMarks(deliveredSeq: number, readSeq: number): void {
+    if (!this.marks.raisePeer(deliveredSeq, readSeq)) return
+    this.queue.push({ kind: 'receipt', chatId: this.chatId, peerDeliveredSeq: this.marks.peerDeliveredSeq, peerReadSeq: this.marks.peerReadSeq })
   }
 
   private async deliverStoredAfter(from: number, before?: number): Promise<void> {
     for (;;) {
       const page = await this.deps.chats.listMessages(this.chatId, { afterSeq: from, beforeSeq: before, limit: REPLAY_PAGE, fromEnd: false })
-      for (const message of page) this.deliver(message)
+      for (const message of page) {
+        await this.queue.whenShorterThan(REPLAY_AHEAD)
+        if (this.queue.isEnded) return
+        this.deliver(message)
+      }
       if (page.length < REPLAY_PAGE) return
       from = page.at(-1)!.seq
     }
@@ -188,9 +225,9 @@ export class ChatStream implements QueueOwner {
     if (message.seq <= this.lastDelivered) return
     const fromPeer = message.senderId !== this.viewer.userId
     // A message of the peer ends its typing; the typist's process sends no event for that.
-    if (fromPeer && this.peerTyping) {
-      this.peerTyping = false
-      this.queue.push({ kind: 'typing', chatId: this.chatId, typing: false })
+    if (fromPeer) {
+      if (this.peerTyping.current) this.queue.push({ kind: 'typing', chatId: this.chatId, typing: false })
+      this.peerTyping.reset(false)
     }
     this.queue.push({ kind: 'message', chatId: this.chatId, message: toMessageView(message, this.viewer.userId) })
     this.lastDelivered = message.seq
@@ -212,12 +249,14 @@ export class ChatStream implements QueueOwner {
     if (this.closed) return
     this.closed = true
     this.onClosed(this)
+    this.peerTyping.close()
+    this.peerPresent.close()
     this.delivery?.close()
     const { typing, presence } = this.deps
     const { chatId, viewer } = this
     await this.unsubscribe?.()
     await typing.stop(chatId, viewer.userId)
-    // Only a stream that joined (opened) leaves.
+    // Only a stream that opened joined.
     if (this.delivery) await presence.leave(chatId, viewer.userId)
   }
 }

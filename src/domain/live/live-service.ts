@@ -1,7 +1,9 @@
 import type { ChatAccess } from '../chats/chat-access.js'
+import type { LiveChats } from '../chats/live-chats.js'
 import type { ReceiptService } from '../chats/receipts.js'
 import { other } from '../chats/views.js'
 import { badInput, DomainError } from '../errors.js'
+import { ByteBudget, type QueueBudget } from '../event-queue.js'
 import type { EventBus } from '../events.js'
 import type { Cancel, ChatStore, Clock, Viewer } from '../ports.js'
 import { ChatStream } from './chat-stream.js'
@@ -14,13 +16,14 @@ import type { ChatEventView, NotificationView } from './views.js'
 export interface LiveServiceOptions {
   chats: ChatStore
   access: ChatAccess
+  liveChats: LiveChats
   receipts: ReceiptService
   events: EventBus
   presence: PresenceTracker
   typing: TypingTracker
   clock: Clock
-  /** Events one subscription may hold unread before its client is cut off. */
-  maxQueuedEvents: number
+  /** Bytes of unread events a subscription may hold when its transport gives it no budget of its own. */
+  maxQueuedBytes: number
 }
 
 /** How often open streams are checked for their chat's expiry. */
@@ -31,31 +34,28 @@ const EXPIRY_CHECK_MS = 1_000
  * notifications, typing and presence.
  */
 export class LiveService {
-  /** One timer for every open stream's expiry, rather than one per stream. */
-  private readonly stopExpiryClock: Cancel
-  private readonly streams = new Set<ChatStream>()
+  private readonly timers: Cancel[]
+  private readonly chatStreams = new Set<ChatStream>()
+  private readonly notificationStreams = new Set<NotificationStream>()
   /** Delivery marks per chat and user, shared by the user's streams of the chat in this process. */
   private readonly deliveries = new Map<string, SharedDelivery>()
 
   constructor(private readonly deps: LiveServiceOptions) {
-    this.stopExpiryClock = deps.clock.every(EXPIRY_CHECK_MS, () => this.checkExpiries())
+    // One timer for every open stream's expiry, rather than one per stream.
+    this.timers = [deps.clock.every(EXPIRY_CHECK_MS, () => this.checkExpiries()), deps.events.onGap(() => this.resyncAll())]
   }
 
   /**
    * Every stored message with seq > afterSeq (none when afterSeq is omitted), then live events.
    * Messages arrive in seq order without gaps or duplicates: the channel is subscribed before the
    * store is read, and a live message ahead of the last delivered seq is preceded by the missing
-   * ones read from the store (so a lost Redis event costs a read, never a message).
+   * ones read from the store (so a lost event costs a read, never a message).
    *
    * Authorisation happens here, before any iterator exists: NOT_FOUND for anyone but the two
-   * participants of a live chat.
+   * participants of a live chat. `budget` bounds the bytes of events left unread (the socket's,
+   * shared by all its subscriptions); past it the stream fails with SlowConsumerError.
    */
-  async chatEvents(
-    viewer: Viewer,
-    chatId: string,
-    afterSeq: number | null | undefined,
-    onOverflow?: () => void,
-  ): Promise<AsyncIterableIterator<ChatEventView>> {
+  async chatEvents(viewer: Viewer, chatId: string, afterSeq: number | null | undefined, budget?: QueueBudget): Promise<AsyncIterableIterator<ChatEventView>> {
     if (afterSeq !== null && afterSeq !== undefined && (!Number.isInteger(afterSeq) || afterSeq < 0)) {
       throw badInput('afterSeq must be a whole number from 0.')
     }
@@ -63,21 +63,24 @@ export class LiveService {
     let shared = this.deliveries.get(key)
     if (!shared) this.deliveries.set(key, (shared = { streams: 0, sent: 0, stored: 0 }))
     shared.streams++
-    const stream = new ChatStream(this.deps, viewer, chatId, afterSeq ?? undefined, shared, onOverflow, (closed) => this.streamClosed(closed))
+    const stream = new ChatStream(this.deps, viewer, chatId, afterSeq ?? undefined, shared, budget ?? this.ownBudget(), (closed) =>
+      this.chatStreamClosed(closed),
+    )
     try {
       await stream.open()
     } catch (error) {
-      this.streamClosed(stream)
+      this.chatStreamClosed(stream)
       throw error
     }
-    this.streams.add(stream)
+    this.chatStreams.add(stream)
     return stream.queue
   }
 
   /** The caller's private stream, on every device, whichever process each is connected to. */
-  async notifications(viewer: Viewer, onOverflow?: () => void): Promise<AsyncIterableIterator<NotificationView>> {
-    const stream = new NotificationStream(this.deps, viewer, onOverflow)
+  async notifications(viewer: Viewer, budget?: QueueBudget): Promise<AsyncIterableIterator<NotificationView>> {
+    const stream = new NotificationStream(this.deps, viewer, budget ?? this.ownBudget(), () => this.notificationStreams.delete(stream))
     await stream.open()
+    this.notificationStreams.add(stream)
     return stream.queue
   }
 
@@ -95,18 +98,29 @@ export class LiveService {
   }
 
   close(): void {
-    this.stopExpiryClock()
+    for (const cancel of this.timers) cancel()
+  }
+
+  private ownBudget(): QueueBudget {
+    return new ByteBudget(this.deps.maxQueuedBytes)
   }
 
   /** Called once by each chat stream that ended (or never opened). */
-  private streamClosed(stream: ChatStream): void {
-    this.streams.delete(stream)
+  private chatStreamClosed(stream: ChatStream): void {
+    this.chatStreams.delete(stream)
     if (--stream.delivered.streams === 0) this.deliveries.delete(deliveryKey(stream.chatId, stream.viewer.userId))
   }
 
   private checkExpiries(): void {
     const now = this.deps.clock.now()
-    for (const stream of this.streams) stream.checkExpiry(now)
+    for (const stream of this.chatStreams) stream.checkExpiry(now)
+    for (const stream of this.notificationStreams) stream.checkExpiry(now)
+  }
+
+  /** Events may have been lost for every stream of this process: each catches up from the store. */
+  private resyncAll(): void {
+    for (const stream of this.chatStreams) stream.resync()
+    for (const stream of this.notificationStreams) void stream.resync().catch((error: unknown) => stream.queue.fail(error))
   }
 }
 

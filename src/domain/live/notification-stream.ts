@@ -1,91 +1,167 @@
 import type { ChatAccess } from '../chats/chat-access.js'
-import { toMessageView } from '../chats/views.js'
-import { EventQueue, type QueueOwner } from '../event-queue.js'
+import type { LiveChats } from '../chats/live-chats.js'
+import { asCallerChat, toMessageView, type CallerChat } from '../chats/views.js'
+import { EventQueue, type QueueBudget, type QueueOwner } from '../event-queue.js'
 import { topics, type ChatBusEvent, type EventBus, type Unsubscribe, type UserBusEvent } from '../events.js'
-import type { ChatStore, Viewer } from '../ports.js'
-import type { NotificationView } from './views.js'
+import type { ChatStore, Clock, Viewer } from '../ports.js'
+import { sizeOfEvent, type NotificationView } from './views.js'
 
 export interface NotificationStreamDeps {
   chats: ChatStore
   access: ChatAccess
+  liveChats: LiveChats
   events: EventBus
-  /** Events one subscription may hold unread before its client is cut off. */
-  maxQueuedEvents: number
+  clock: Clock
 }
 
-/** A notifications stream listens to at most this many of the user's chats (100 live, plus slack). */
-const NOTIFIED_CHATS_MAX = 200
+/** A chat the stream follows, as far as it knows it. */
+interface Followed {
+  /** Its channel's unsubscribe; undefined while subscribing. */
+  unsubscribe: Unsubscribe | undefined
+  expiresAt: number
+  /** Highest seq this stream heard of or notified; nothing at or below it is notified again. */
+  seenSeq: number
+  expiryPending: boolean
+}
 
 /**
- * One notifications subscription: the user's channel says which chats to listen to, and each
- * chat's channel brings the messages for the user and the closes, so a message costs one event,
- * not one per audience.
+ * One notifications subscription. It follows every open, live chat of the user: the user's
+ * channel says which chats start, and each chat's channel brings the messages for the user and
+ * the closes, so a message costs one event, not one per audience. A chat stops being followed
+ * when it closes or expires (and says so). After a possible loss of events (the bus reconnected)
+ * it catches up from the store: chats started, messages and closes it missed.
  */
 export class NotificationStream implements QueueOwner {
   readonly queue: EventQueue<NotificationView>
-  /** Chat id → its channel's unsubscribe (undefined while subscribing). */
-  private readonly listening = new Map<string, Unsubscribe | undefined>()
-  /** Chats that produced a NewMessage here, so a catch-up read never repeats one (made on first use). */
-  private notified: Set<string> | undefined
+  private readonly followed = new Map<string, Followed>()
   private userChannel: Unsubscribe | undefined
   private readonly onChatEvent = (event: ChatBusEvent) => this.heard(event)
 
   constructor(
     private readonly deps: NotificationStreamDeps,
     private readonly viewer: Viewer,
-    onOverflow: (() => void) | undefined,
+    budget: QueueBudget,
+    private readonly onClosed: () => void,
   ) {
-    this.queue = new EventQueue<NotificationView>(deps.maxQueuedEvents, this, onOverflow)
+    this.queue = new EventQueue<NotificationView>(this, budget, sizeOfEvent)
   }
 
   async open(): Promise<void> {
-    const { events, chats } = this.deps
-    this.userChannel = await events.subscribe(topics.user(this.viewer.userId), (event: UserBusEvent) => {
+    this.userChannel = await this.deps.events.subscribe(topics.user(this.viewer.userId), (event: UserBusEvent) => {
       if (event.kind === 'chatStarted') this.queue.push(event)
-      void this.listenFromStart(event.chatId).catch((error: unknown) => this.queue.fail(error))
+      void this.followNew(event.chatId).catch((error: unknown) => this.queue.fail(error))
     })
-    const chatIds = await chats.listChatIds(this.viewer.userId)
-    await Promise.all(chatIds.slice(0, NOTIFIED_CHATS_MAX).map((chatId) => this.listen(chatId)))
+    // A message stored between this read and the subscription is not notified: the app reads its
+    // chats when it opens the stream anyway.
+    const live = await this.liveChats()
+    await Promise.all(live.map(({ chat }) => this.follow(chat.chatId, chat.lastSeq, chat.expiresAt)))
   }
 
-  private heard(event: ChatBusEvent): void {
-    if (event.kind === 'message' && event.message.senderId !== this.viewer.userId) {
-      this.notified ??= new Set()
-      this.notified.add(event.chatId)
-      this.queue.push({
-        kind: 'newMessage',
-        chatId: event.chatId,
-        message: toMessageView(event.message, this.viewer.userId),
-        unreadCount: event.recipientUnread,
-      })
-    } else if (event.kind === 'closed') {
-      this.queue.push({ kind: 'chatClosed', chatId: event.chatId, reason: event.reason })
-      const unsubscribe = this.listening.get(event.chatId)
-      this.listening.delete(event.chatId)
-      void unsubscribe?.()
+  /** Events may have been lost: compare what the store says with what this stream knows. */
+  async resync(): Promise<void> {
+    const live = await this.liveChats()
+    const liveIds = new Set(live.map(({ chat }) => chat.chatId))
+    for (const found of live) {
+      const { chat } = found
+      if (this.followed.has(chat.chatId)) await this.catchUp(found)
+      else {
+        // Started while the stream was not hearing: by the peer, it is news.
+        if (chat.b.userId === this.viewer.userId) {
+          this.queue.push({ kind: 'chatStarted', chatId: chat.chatId, postId: chat.postId, peer: { alias: chat.a.alias, role: chat.a.role } })
+        }
+        if (await this.follow(chat.chatId, 0, chat.expiresAt)) await this.catchUp(found)
+      }
+    }
+    for (const chatId of [...this.followed.keys()]) if (!liveIds.has(chatId)) await this.recheck(chatId)
+  }
+
+  /** Stops following chats past their expiry, once a read confirms it. */
+  checkExpiry(now: number): void {
+    for (const [chatId, followed] of this.followed) {
+      if (followed.expiresAt > now || followed.expiryPending) continue
+      followed.expiryPending = true
+      void this.recheck(chatId).catch((error: unknown) => this.queue.fail(error))
     }
   }
 
-  private async listen(chatId: string): Promise<void> {
-    const { listening, queue } = this
-    if (listening.has(chatId) || queue.isEnded || listening.size >= NOTIFIED_CHATS_MAX) return
-    listening.set(chatId, undefined)
-    const unsubscribe = await this.deps.events.subscribe(topics.chat(chatId), this.onChatEvent)
-    if (queue.isEnded || !listening.has(chatId)) return void (await unsubscribe())
-    listening.set(chatId, unsubscribe)
+  private heard(event: ChatBusEvent): void {
+    const followed = this.followed.get(event.chatId)
+    if (!followed) return
+    if (event.kind === 'message') {
+      followed.expiresAt = Math.max(followed.expiresAt, event.expiresAt)
+      if (event.message.seq <= followed.seenSeq) return
+      followed.seenSeq = event.message.seq
+      if (event.message.senderId === this.viewer.userId) return
+      const message = toMessageView(event.message, this.viewer.userId)
+      this.queue.push({ kind: 'newMessage', chatId: event.chatId, message, unreadCount: event.recipientUnread })
+    } else if (event.kind === 'closed') {
+      this.unfollow(event.chatId)
+      this.queue.push({ kind: 'chatClosed', chatId: event.chatId, reason: event.reason })
+    }
   }
 
-  /** A chat that just started may have had its first message before its channel was heard. */
-  private async listenFromStart(chatId: string): Promise<void> {
-    await this.listen(chatId)
-    const { viewer } = this
-    const notified = (this.notified ??= new Set())
-    const found = await this.deps.access.load(viewer, chatId)
-    if (!found || found.chat.lastSeq === 0 || notified.has(chatId)) return
-    const [latest] = await this.deps.chats.listMessages(chatId, { limit: 1, fromEnd: true })
-    if (!latest || latest.senderId === viewer.userId || notified.has(chatId)) return
-    notified.add(chatId)
-    this.queue.push({ kind: 'newMessage', chatId, message: toMessageView(latest, viewer.userId), unreadCount: found.chat[found.side].unread })
+  /** A chat the user just joined or was invited to: its first messages may predate its channel. */
+  private async followNew(chatId: string): Promise<void> {
+    if (!(await this.follow(chatId, 0, Number.POSITIVE_INFINITY))) return
+    // Read after subscribing: whatever came in between is either heard or read here.
+    const found = await this.deps.access.load(this.viewer, chatId)
+    if (found) await this.catchUp(found)
+    else this.unfollow(chatId)
+  }
+
+  /** Listens to the chat's channel; false when it is followed already (or the stream ended). */
+  private async follow(chatId: string, seenSeq: number, expiresAt: number): Promise<boolean> {
+    if (this.followed.has(chatId) || this.queue.isEnded) return false
+    const followed: Followed = { unsubscribe: undefined, expiresAt, seenSeq, expiryPending: false }
+    this.followed.set(chatId, followed)
+    const unsubscribe = await this.deps.events.subscribe(topics.chat(chatId), this.onChatEvent)
+    if (this.queue.isEnded || this.followed.get(chatId) !== followed) {
+      await unsubscribe()
+      return false
+    }
+    followed.unsubscribe = unsubscribe
+    return true
+  }
+
+  /** Notifies the newest message of the chat if this stream has not, and a close it missed. */
+  private async catchUp({ chat, side }: CallerChat): Promise<void> {
+    const followed = this.followed.get(chat.chatId)
+    if (!followed) return
+    followed.expiresAt = Math.max(followed.expiresAt, chat.expiresAt)
+    if (chat.lastSeq > followed.seenSeq) {
+      followed.seenSeq = chat.lastSeq
+      const [latest] = await this.deps.chats.listMessages(chat.chatId, { limit: 1, fromEnd: true })
+      if (latest && latest.senderId !== this.viewer.userId) {
+        this.queue.push({ kind: 'newMessage', chatId: chat.chatId, message: toMessageView(latest, this.viewer.userId), unreadCount: chat[side].unread })
+      }
+    }
+    if (chat.status !== 'ACTIVE') {
+      this.unfollow(chat.chatId)
+      this.queue.push({ kind: 'chatClosed', chatId: chat.chatId, reason: chat.status })
+    }
+  }
+
+  /** Reads a followed chat again: gone (expired) or closed ends its following; else it goes on. */
+  private async recheck(chatId: string): Promise<void> {
+    const found = await this.deps.access.load(this.viewer, chatId)
+    const followed = this.followed.get(chatId)
+    if (!followed) return
+    followed.expiryPending = false
+    if (found) return this.catchUp(found)
+    this.unfollow(chatId)
+    this.queue.push({ kind: 'chatClosed', chatId, reason: 'EXPIRED' })
+  }
+
+  /** The user's open chats that have not expired, read afresh. */
+  private async liveChats(): Promise<CallerChat[]> {
+    const now = this.deps.clock.now()
+    return (await this.deps.liveChats.of(this.viewer.userId)).flatMap((chat) => asCallerChat(chat, this.viewer.userId, now) ?? [])
+  }
+
+  private unfollow(chatId: string): void {
+    const followed = this.followed.get(chatId)
+    this.followed.delete(chatId)
+    void followed?.unsubscribe?.()
   }
 
   queueClosed(): void {
@@ -93,8 +169,9 @@ export class NotificationStream implements QueueOwner {
   }
 
   private async close(): Promise<void> {
+    this.onClosed()
     await this.userChannel?.()
-    for (const unsubscribe of this.listening.values()) await unsubscribe?.()
-    this.listening.clear()
+    for (const followed of this.followed.values()) await followed.unsubscribe?.()
+    this.followed.clear()
   }
 }

@@ -1,25 +1,33 @@
 import { topics, type EventBus } from '../events.js'
 import type { Cancel, Clock } from '../ports.js'
 
-/** How often lapsed typing is looked for: typing ends within timeoutMs plus this. */
+/** How often typing is looked at: lapses and held-back changes go out within this. */
 const SWEEP_MS = 250
+/** A chat side's typing changes go out at most once per this long; later ones wait, the latest wins. */
+const CHANGE_INTERVAL_MS = 500
 
 interface Typist {
   chatId: string
   userId: string
-  /** Clock time past which the typing lapses without a refresh. */
+  /** What the user last said (or lapsed to). */
+  typing: boolean
+  /** What subscribers were last told. */
+  shown: boolean
+  shownAt: number
+  /** Clock time past which typing lapses without a refresh. */
   lapsesAt: number
 }
 
 /**
- * Typing indicators: never stored, only published. The process that took the last
- * setTyping(true) of a user in a chat sends typing=false after `timeoutMs` without a refresh;
+ * Typing indicators: never stored, only published, and only on a change. The process that took the
+ * last setTyping(true) of a user in a chat sends typing=false after `timeoutMs` without a refresh;
  * the end of the typist's subscription sends it at once, and a message of the typist ends it
- * without an event (subscribers read it from the message).
+ * without an event (subscribers read it from the message). A chat side's changes go out at most
+ * once per CHANGE_INTERVAL_MS: a client toggling as fast as it can costs one event per interval.
  *
- * Deadlines are swept by one timer rather than kept as a timer per typist: a refresh then only
- * moves a number, where a fresh timer per refresh (several a second per typist) would outlive
- * the young generation and load the collector with objects that die seconds later.
+ * One timer sweeps every typist rather than a timer per typist: a refresh then only moves a
+ * number, where a fresh timer per refresh (several a second per typist) would outlive the young
+ * generation and load the collector with objects that die seconds later.
  */
 export class TypingTracker {
   private readonly typists = new Map<string, Typist>()
@@ -33,38 +41,31 @@ export class TypingTracker {
     this.stopSweeping = clock.every(SWEEP_MS, () => this.sweep())
   }
 
-  private key(chatId: string, userId: string): string {
-    return `${chatId} ${userId}`
-  }
-
   async set(chatId: string, userId: string, typing: boolean): Promise<void> {
-    if (!typing) {
-      this.ended(chatId, userId)
-      await this.publish(chatId, userId, false)
-      return
+    const now = this.clock.now()
+    const key = `${chatId} ${userId}`
+    let typist = this.typists.get(key)
+    if (!typist) {
+      // Unknown here, so shown as not typing; a stop may come to another process than the start.
+      typist = { chatId, userId, typing: false, shown: !typing, shownAt: Number.NEGATIVE_INFINITY, lapsesAt: 0 }
+      this.typists.set(key, typist)
     }
-    const key = this.key(chatId, userId)
-    const lapsesAt = this.clock.now() + this.timeoutMs
-    const typist = this.typists.get(key)
-    // A refresh only moves the deadline: the peer already sees "typing".
-    if (typist) typist.lapsesAt = lapsesAt
-    else {
-      this.typists.set(key, { chatId, userId, lapsesAt })
-      await this.publish(chatId, userId, true)
-    }
+    typist.typing = typing
+    if (typing) typist.lapsesAt = now + this.timeoutMs
+    await this.showIfDue(typist, now)
   }
 
-  /** typing=false, if this process saw the user typing in the chat. */
+  /** typing=false, if this process told anyone the user was typing in the chat. */
   async stop(chatId: string, userId: string): Promise<void> {
-    if (this.ended(chatId, userId)) await this.publish(chatId, userId, false)
+    const key = `${chatId} ${userId}`
+    const typist = this.typists.get(key)
+    this.typists.delete(key)
+    if (typist?.shown) await this.publish(chatId, userId, false)
   }
 
-  /**
-   * Forgets the user's typing without an event (a message of theirs tells subscribers); true
-   * when there was one.
-   */
-  ended(chatId: string, userId: string): boolean {
-    return this.typists.delete(this.key(chatId, userId))
+  /** Forgets the user's typing without an event: a message of theirs tells subscribers. */
+  ended(chatId: string, userId: string): void {
+    this.typists.delete(`${chatId} ${userId}`)
   }
 
   close(): void {
@@ -75,10 +76,18 @@ export class TypingTracker {
   private sweep(): void {
     const now = this.clock.now()
     for (const [key, typist] of this.typists) {
-      if (typist.lapsesAt > now) continue
-      this.typists.delete(key)
-      void this.publish(typist.chatId, typist.userId, false)
+      if (typist.typing && typist.lapsesAt <= now) typist.typing = false
+      if (typist.typing !== typist.shown) void this.showIfDue(typist, now)
+      else if (!typist.typing && now - typist.shownAt >= CHANGE_INTERVAL_MS) this.typists.delete(key)
     }
+  }
+
+  /** Tells subscribers the typist's state if it changed and the interval since the last change passed. */
+  private async showIfDue(typist: Typist, now: number): Promise<void> {
+    if (typist.typing === typist.shown || now - typist.shownAt < CHANGE_INTERVAL_MS) return
+    typist.shown = typist.typing
+    typist.shownAt = now
+    await this.publish(typist.chatId, typist.userId, typist.typing)
   }
 
   private publish(chatId: string, userId: string, typing: boolean): Promise<void> {

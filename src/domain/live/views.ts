@@ -14,3 +14,11 @@ export type NotificationView =
   | { kind: 'chatStarted'; chatId: string; postId: string; peer: ParticipantView }
   | { kind: 'newMessage'; chatId: string; message: MessageView; unreadCount: number }
   | { kind: 'chatClosed'; chatId: string; reason: ChatCloseReason }
+
+/**
+ * About the bytes an event takes while it waits for a slow client: a message by its text (JSON
+ * escapes and UTF-8 can double it), anything else a small record.
+ */
+export function sizeOfEvent(event: ChatEventView | NotificationView): number {
+  return 'message' in event ? 256 + 2 * (event.message.body?.length ?? 0) : 128
+}

@@ -5,10 +5,11 @@ import { AccessPattern } from 'dynamodb-toolbox/entity/actions/accessPattern'
 import { BatchGetRequest } from 'dynamodb-toolbox/entity/actions/batchGet'
 import { GetItemCommand } from 'dynamodb-toolbox/entity/actions/get'
 import { PutTransaction } from 'dynamodb-toolbox/entity/actions/transactPut'
+import { ConditionCheck } from 'dynamodb-toolbox/entity/actions/transactCheck'
 import { UpdateTransaction } from 'dynamodb-toolbox/entity/actions/transactUpdate'
 import { execute as executeTransaction } from 'dynamodb-toolbox/entity/actions/transactWrite'
 import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
-import { $add } from 'dynamodb-toolbox/entity/actions/update/symbols'
+import { $add, $delete, $remove } from 'dynamodb-toolbox/entity/actions/update/symbols'
 import type { FormattedItem } from 'dynamodb-toolbox/entity'
 import { item } from 'dynamodb-toolbox/schema/item'
 import { number } from 'dynamodb-toolbox/schema/number'
@@ -20,6 +21,8 @@ import type {
   ChatRecord,
   ChatSide,
   ChatStore,
+  CreateChatResult,
+  LiveChatSet,
   MessageRange,
   MessageRecord,
   ParticipantMarks,
@@ -92,8 +95,8 @@ export class DynamoChatStore implements ChatStore {
     return ids
   }
 
-  async createChat(chat: ChatRecord, previousGeneration: number | undefined): Promise<'created' | 'conflict'> {
-    const { Pair, Chat, Membership } = this.entities
+  async createChat(chat: ChatRecord, previousGeneration: number | undefined, maxLiveChats: number): Promise<CreateChatResult> {
+    const { Pair, Chat } = this.entities
     try {
       await executeTransaction(
         Pair.build(PutTransaction)
@@ -107,12 +110,58 @@ export class DynamoChatStore implements ChatStore {
         Chat.build(PutTransaction)
           .item(fromChat(chat))
           .options({ condition: { attr: 'chatId', exists: false } }),
-        Membership.build(PutTransaction).item({ userId: chat.a.userId, chatId: chat.chatId, createdAt: chat.createdAt }),
-        Membership.build(PutTransaction).item({ userId: chat.b.userId, chatId: chat.chatId, createdAt: chat.createdAt }),
+        ...this.joinChat(chat, 'a', maxLiveChats),
+        ...this.joinChat(chat, 'b', maxLiveChats),
       )
       return 'created'
     } catch (error) {
-      if (error instanceof TransactionCanceledException) return 'conflict'
+      if (!(error instanceof TransactionCanceledException)) throw error
+      const failed = (index: number) => error.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed'
+      if (failed(0)) return 'pair-moved'
+      if (failed(3)) return { full: 'a' }
+      if (failed(5)) return { full: 'b' }
+      return 'busy'
+    }
+  }
+
+  /**
+   * A side's membership and its place in the live set (only while the set has room). For the side
+   * a chat is hidden from, checks of the same items that always hold instead: the transaction
+   * reads and locks as much either way, so a hidden chat takes as long to start as any other.
+   */
+  private joinChat(chat: ChatRecord, side: ChatSide, maxLiveChats: number) {
+    const { Membership, LiveChats } = this.entities
+    const { userId } = chat[side]
+    if (chat.hiddenFrom === side) {
+      return [
+        Membership.build(ConditionCheck).key({ userId, chatId: chat.chatId }).condition({ attr: 'createdAt', exists: false }),
+        LiveChats.build(ConditionCheck)
+          .key({ userId })
+          .condition({ or: [{ attr: 'version', exists: false }, { attr: 'version', exists: true }] }),
+      ] as const
+    }
+    return [
+      Membership.build(PutTransaction).item({ userId, chatId: chat.chatId, createdAt: chat.createdAt }),
+      LiveChats.build(UpdateTransaction)
+        .item({ userId, chatIds: $add(new Set([chat.chatId])), version: $add(1) })
+        .options({ condition: { or: [{ attr: 'chatIds', exists: false }, { size: 'chatIds', lt: maxLiveChats }] } }),
+    ] as const
+  }
+
+  async liveChatIds(userId: string): Promise<LiveChatSet> {
+    const { Item } = await this.entities.LiveChats.build(GetItemCommand).key({ userId }).options({ consistent: true }).send()
+    return { chatIds: [...(Item?.chatIds ?? [])], version: Item?.version ?? 0 }
+  }
+
+  async pruneLiveChats(userId: string, keep: string[], version: number): Promise<boolean> {
+    try {
+      await this.entities.LiveChats.build(UpdateItemCommand)
+        .item({ userId, chatIds: keep.length > 0 ? new Set(keep) : $remove(), version: $add(1) })
+        .options({ condition: { attr: 'version', eq: version } })
+        .send()
+      return true
+    } catch (error) {
+      if (isConditionalCheckFailure(error)) return false
       throw error
     }
   }
@@ -231,8 +280,9 @@ export class DynamoChatStore implements ChatStore {
     }
   }
 
-  async closeChat(chatId: string, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean> {
-    const { Chat, Block, Report } = this.entities
+  async closeChat(chat: ChatRecord, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean> {
+    const { Chat, Block, Report, LiveChats } = this.entities
+    const { chatId } = chat
     const close = Chat.build(UpdateTransaction)
       .item({ chatId, status, closedBy })
       .options({
@@ -240,16 +290,19 @@ export class DynamoChatStore implements ChatStore {
           and: [{ attr: 'expiresAt', gt: now }, status === 'LEFT' ? { attr: 'status', eq: 'ACTIVE' } : { attr: 'status', ne: 'BLOCKED' }],
         },
       })
-    try {
-      if (!report) {
-        await executeTransaction(close)
-      } else {
-        await executeTransaction(
-          close,
+    // A closed chat no longer counts against either side's limit (a side that never saw it has
+    // it in no set; deleting an absent member changes nothing).
+    const leaveLiveSets = (['a', 'b'] as const)
+      .filter((side) => chat.hiddenFrom !== side)
+      .map((side) => LiveChats.build(UpdateTransaction).item({ userId: chat[side].userId, chatIds: $delete(new Set([chatId])), version: $add(1) }))
+    const blocking = report
+      ? [
           Block.build(PutTransaction).item({ blockerId: report.reporterId, blockedId: report.reportedId, createdAt: now }),
           Report.build(PutTransaction).item(report),
-        )
-      }
+        ]
+      : []
+    try {
+      await executeTransaction(close, ...leaveLiveSets, ...blocking)
       return true
     } catch (error) {
       if (error instanceof TransactionCanceledException) return false
@@ -257,12 +310,9 @@ export class DynamoChatStore implements ChatStore {
     }
   }
 
-  async isBlockedBetween(userId: string, otherUserId: string): Promise<boolean> {
-    const [one, two] = await Promise.all([
-      this.entities.Block.build(GetItemCommand).key({ blockerId: userId, blockedId: otherUserId }).send(),
-      this.entities.Block.build(GetItemCommand).key({ blockerId: otherUserId, blockedId: userId }).send(),
-    ])
-    return one.Item !== undefined || two.Item !== undefined
+  async hasBlocked(blockerId: string, blockedId: string): Promise<boolean> {
+    const { Item } = await this.entities.Block.build(GetItemCommand).key({ blockerId, blockedId }).send()
+    return Item !== undefined
   }
 }
 
@@ -288,6 +338,7 @@ function fromChat(chat: ChatRecord) {
     bUnread: chat.b.unread,
     status: chat.status,
     closedBy: chat.closedBy,
+    hiddenFrom: chat.hiddenFrom,
     createdAt: chat.createdAt,
     lastActivityAt: chat.lastActivityAt,
     expiresAt: chat.expiresAt,
@@ -306,6 +357,7 @@ function toChat(item: ChatItem): ChatRecord {
     b: { userId: item.bUserId, role: item.bRole, alias: item.bAlias, readSeq: item.bReadSeq, deliveredSeq: item.bDeliveredSeq, unread: item.bUnread },
     status: item.status,
     closedBy: item.closedBy,
+    hiddenFrom: item.hiddenFrom,
     createdAt: item.createdAt,
     lastActivityAt: item.lastActivityAt,
     expiresAt: item.expiresAt,

@@ -4,6 +4,7 @@ import { item } from 'dynamodb-toolbox/schema/item'
 import { boolean } from 'dynamodb-toolbox/schema/boolean'
 import { number } from 'dynamodb-toolbox/schema/number'
 import { string } from 'dynamodb-toolbox/schema/string'
+import { set } from 'dynamodb-toolbox/schema/set'
 import { prefix } from 'dynamodb-toolbox/transformers/prefix'
 import { TTL_ATTRIBUTE, type HushTable } from './table.js'
 
@@ -86,6 +87,7 @@ export function createEntities(table: HushTable) {
       bUnread: number(),
       status: string().enum('ACTIVE', 'LEFT', 'BLOCKED'),
       closedBy: string().enum('a', 'b').optional(),
+      hiddenFrom: string().enum('a', 'b').optional(),
       createdAt: number(),
       lastActivityAt: number(),
       expiresAt: number(),
@@ -159,6 +161,23 @@ export function createEntities(table: HushTable) {
     }),
   })
 
+  /**
+   * USER#<userId> / LIVE: the user's open chats, added by startChat's transaction (which holds
+   * only while there are fewer than the limit) and removed by the close's. Chats that expired stay
+   * until pruned, when the set is found full. DynamoDB drops an emptied set, hence optional.
+   */
+  const LiveChats = new Entity({
+    name: 'LiveChats',
+    table,
+    timestamps: false,
+    schema: item({
+      userId: string().key().savedAs('pk').transform(prefix('USER')),
+      itemKind: string().key().savedAs('sk').const('LIVE'),
+      chatIds: set(string()).optional(),
+      version: number(),
+    }),
+  })
+
   /** PAIR#<pairKey> / PAIR: the current chat of two users on one post; the lock startChat takes. */
   const Pair = new Entity({
     name: 'Pair',
@@ -201,7 +220,7 @@ export function createEntities(table: HushTable) {
     }),
   })
 
-  return { User, Post, Comment, Chat, Message, MessageRequest, Photo, Membership, Pair, Block, Report }
+  return { User, Post, Comment, Chat, Message, MessageRequest, Photo, Membership, LiveChats, Pair, Block, Report }
 }
 
 export type HushEntities = ReturnType<typeof createEntities>

@@ -23,10 +23,14 @@ export class DynamoPostStore implements PostStore {
           }
         }),
       commentsOfPost: new AccessPattern(entities.Comment)
-        .schema(item({ postId: string() }))
-        .pattern(({ postId }) => {
-          const { pk, sk } = keyOf(entities.Comment, { postId, commentId: '' })
-          return { partition: pk, range: { beginsWith: sk } }
+        .schema(item({ postId: string(), after: string().optional() }))
+        .pattern(({ postId, after }) => {
+          const first = keyOf(entities.Comment, { postId, commentId: '' })
+          // The post's partition holds its comments only, so "after this comment" is a plain gt.
+          return {
+            partition: first.pk,
+            range: after === undefined ? { beginsWith: first.sk } : { gt: keyOf(entities.Comment, { postId, commentId: after }).sk },
+          }
         }),
     }
   }
@@ -70,18 +74,9 @@ export class DynamoPostStore implements PostStore {
     return Item && toComment(Item)
   }
 
-  async listComments(postId: string): Promise<CommentRecord[]> {
-    const comments: CommentRecord[] = []
-    let exclusiveStartKey: Record<string, unknown> | undefined
-    do {
-      const page = await this.patterns.commentsOfPost
-        .query({ postId })
-        .options({ exclusiveStartKey })
-        .send()
-      comments.push(...(page.Items ?? []).map(toComment))
-      exclusiveStartKey = page.LastEvaluatedKey
-    } while (exclusiveStartKey)
-    return comments
+  async listComments(postId: string, limit: number, after: string | undefined): Promise<CommentRecord[]> {
+    const { Items = [] } = await this.patterns.commentsOfPost.query({ postId, after }).options({ limit }).send()
+    return Items.map(toComment)
   }
 }
 

@@ -31,6 +31,11 @@ export class InProcessEventBus implements EventBus {
     }
   }
 
+  /** Nothing in one process is ever lost between publisher and subscriber. */
+  onGap(): () => void {
+    return () => {}
+  }
+
   activeTopics(): number {
     return this.listeners.size
   }

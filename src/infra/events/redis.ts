@@ -20,11 +20,33 @@ export class RedisEventBus implements EventBus {
   private readonly prefix: string
   private readonly topicRefs = new Map<string, number>()
   private readonly log: Logger
+  private readonly gapListeners = new Set<() => void>()
+  private readonly subscriber: RedisConnections['subscriber']
+  /** True from the subscriber's loss of its connection until it is ready again. */
+  private cutOff = false
+  private readonly onLost = () => void (this.cutOff = true)
+  private readonly onReady = () => {
+    if (!this.cutOff) return
+    this.cutOff = false
+    // ioredis sent the resubscriptions as it got ready; a PING's answer comes after theirs, so
+    // from then on everything published is heard, and the subscribers can read what was not.
+    void this.subscriber
+      .ping()
+      .catch(() => undefined)
+      .then(() => {
+        this.log.info('Redis subscriber back: subscribers resync from the store')
+        for (const listener of this.gapListeners) listener()
+      })
+  }
 
   constructor(options: RedisEventBusOptions) {
     this.log = options.logger.child({ component: 'events' })
     this.prefix = options.prefix
+    this.subscriber = options.redis.subscriber
     this.pubsub = new RedisPubSub({ publisher: options.redis.commands, subscriber: options.redis.subscriber })
+    // ioredis resubscribes every channel once it is ready again; what was published meanwhile is gone.
+    this.subscriber.on('close', this.onLost)
+    this.subscriber.on('ready', this.onReady)
   }
 
   async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
@@ -54,8 +76,16 @@ export class RedisEventBus implements EventBus {
     return this.topicRefs.size
   }
 
+  onGap(listener: () => void): () => void {
+    this.gapListeners.add(listener)
+    return () => this.gapListeners.delete(listener)
+  }
+
   /** The connections are the app's to close; only local listeners go. */
   async close(): Promise<void> {
+    this.subscriber.off('close', this.onLost)
+    this.subscriber.off('ready', this.onReady)
+    this.gapListeners.clear()
     this.topicRefs.clear()
   }
 }

@@ -1,19 +1,47 @@
-import type { RateLimiter } from '../../domain/ports.js'
+import { LRUCache } from 'lru-cache'
+import type { Rate, RateLimiter, RetryAfterMs } from '../../domain/ports.js'
+import { TokenBucket } from '../../domain/token-bucket.js'
 
-/** Token buckets of a single server process (no REDIS_URL). */
+/** Buckets kept at most; a full bucket is the default and is never kept. */
+const BUCKETS_MAX = 200_000
+/** How often buckets that refilled meanwhile are dropped. */
+const PURGE_MS = 10_000
+
+/**
+ * Token buckets in this process's memory: the limiter of a single process (no REDIS_URL), and the
+ * fallback of the Redis one while Redis is down. A bucket is kept only until it would be full
+ * again (its time to live), so idle users cost nothing.
+ */
 export class InMemoryRateLimiter implements RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  private readonly buckets = new LRUCache<string, TokenBucket>({ max: BUCKETS_MAX })
+  private readonly purge: NodeJS.Timeout
 
-  async take(key: string, perSecond: number, burst: number): Promise<boolean> {
-    const now = Date.now()
-    const bucket = this.buckets.get(key) ?? { tokens: burst, at: now }
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond)
-    bucket.at = now
-    const allowed = bucket.tokens >= 1
-    if (allowed) bucket.tokens -= 1
-    // A full bucket is the default: forget it rather than keep one per user forever.
-    if (bucket.tokens >= burst) this.buckets.delete(key)
-    else this.buckets.set(key, bucket)
-    return allowed
+  constructor(private readonly now: () => number = Date.now) {
+    this.purge = setInterval(() => this.buckets.purgeStale(), PURGE_MS)
+    this.purge.unref()
+  }
+
+  async take(key: string, rate: Rate, cost: number): Promise<RetryAfterMs> {
+    return this.takeNow(key, rate, cost)
+  }
+
+  takeNow(key: string, rate: Rate, cost: number): RetryAfterMs {
+    const now = this.now()
+    const bucket = this.buckets.get(key) ?? new TokenBucket(rate, now)
+    const retryAfterMs = bucket.take(cost, now)
+    const { refillMs } = bucket
+    if (refillMs > 0) this.buckets.set(key, bucket, { ttl: refillMs })
+    else this.buckets.delete(key)
+    return retryAfterMs
+  }
+
+  /** Buckets held now. */
+  get size(): number {
+    return this.buckets.size
+  }
+
+  close(): void {
+    clearInterval(this.purge)
+    this.buckets.clear()
   }
 }
