@@ -8,12 +8,26 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
-    // One DynamoDB Local for the whole run, launched by the same code as `npm start`.
-    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        // Pure logic and the domain on in-memory stores with a fake clock: seconds, no services.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          // One DynamoDB Local for the whole run, launched by the same code as `npm start`.
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 })

@@ -3,6 +3,7 @@ import type { Config } from './config.js'
 import type { EventBus } from './domain/events.js'
 import { createLogger } from './logger.js'
 import { createHushServer } from './server/http.js'
+import { photoLinks } from './server/photo-routes.js'
 import { Lifecycle } from './wiring/lifecycle.js'
 import { openMessaging } from './wiring/messaging.js'
 import { buildServices } from './wiring/services.js'
@@ -37,7 +38,7 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     const messaging = await openMessaging(config, logger, lifecycle)
     const blobs = await openBlobStore(config, logger, lifecycle)
     let publicUrl = config.photos.publicUrl ?? ''
-    const services = buildServices({ config, storage, messaging, blobs, secrets, publicUrl: () => publicUrl }, lifecycle)
+    const services = buildServices({ config, storage, messaging, blobs, secrets, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
     await startJobs({ config, storage, blobs, services, logger }, lifecycle)
     const server = createHushServer({
       services,

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { Reader, type Env } from './env-reader.js'
 
 /**
  * The one place that reads the environment. Every setting is parsed and validated here at start,
@@ -152,83 +153,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>
-
-class Reader {
-  readonly problems: string[] = []
-  constructor(private readonly env: Env) {}
-
-  string(name: string, fallback: string): string
-  string(name: string): string | undefined
-  string(name: string, fallback?: string): string | undefined {
-    const value = this.env[name]?.trim()
-    return value === undefined || value === '' ? fallback : value
-  }
-
-  int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
-    const raw = this.string(name)
-    if (raw === undefined) return fallback
-    const value = Number(raw)
-    if (!Number.isInteger(value) || value < min || value > max) {
-      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`)
-      return fallback
-    }
-    return value
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const raw = this.string(name)
-    if (raw === undefined) return fallback
-    if (/^(1|true|yes|on)$/i.test(raw)) return true
-    if (/^(0|false|no|off)$/i.test(raw)) return false
-    this.problems.push(`${name} must be true or false (got "${raw}")`)
-    return fallback
-  }
-
-  url(name: string, protocols: string[]): string | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    try {
-      const parsed = new URL(raw)
-      if (!protocols.includes(parsed.protocol)) throw new Error('protocol')
-      return raw
-    } catch {
-      this.problems.push(`${name} must be a ${protocols.join(' or ')} URL (got "${raw}")`)
-      return undefined
-    }
-  }
-
-  /** A rate as "<n>/<s|min|h> burst <n>", counts optionally in KB, MB or GB. */
-  rate(name: string, fallback: RateConfig): RateConfig {
-    const raw = this.string(name)
-    if (raw === undefined) return fallback
-    const match = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB)?\s*\/\s*(s|min|h)\s+burst\s+(\d+)\s*(KB|MB|GB)?$/i.exec(raw)
-    const per = { s: 1, min: 60, h: 3600 }[match?.[3]?.toLowerCase() as 's' | 'min' | 'h']
-    if (!match || !per) {
-      this.problems.push(`${name} must look like "5/s burst 20" (per s, min or h; counts may end in KB, MB or GB) (got "${raw}")`)
-      return fallback
-    }
-    const perSecond = (Number(match[1]) * unit(match[2])) / per
-    const burst = Number(match[4]) * unit(match[5])
-    if (!(perSecond > 0) || !(burst >= 1)) {
-      this.problems.push(`${name} needs a rate above 0 and a burst of at least 1 (got "${raw}")`)
-      return fallback
-    }
-    return { perSecond, burst }
-  }
-
-  list(name: string): string[] {
-    return (this.string(name) ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '')
-  }
-
-  require(condition: boolean, problem: string): void {
-    if (!condition) this.problems.push(problem)
-  }
-}
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-const unit = (suffix: string | undefined): number => ({ kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 })[suffix?.toLowerCase() as 'kb'] ?? 1
 
 const perHour = (count: number, burst: number): RateConfig => ({ perSecond: count / 3600, burst })
 const perMinute = (count: number, burst: number): RateConfig => ({ perSecond: count / 60, burst })
@@ -261,110 +187,29 @@ const RATE_VARIABLES: Record<keyof RateLimitsConfig, string> = {
 
 export function loadConfig(env: Env = process.env): Config {
   const read = new Reader(env)
-
-  const dynamodbEndpoint = read.url('DYNAMODB_ENDPOINT', ['http:', 'https:'])
-  const dynamodbRegion = read.string('AWS_REGION') ?? read.string('DYNAMODB_REGION')
-  const embedded = dynamodbEndpoint === undefined && dynamodbRegion === undefined
-  const jwksUrl = read.url('JWT_JWKS_URL', ['http:', 'https:'])
-  const s3Bucket = read.string('S3_BUCKET')
-  const s3AccessKeyId = read.string('S3_ACCESS_KEY_ID')
-  const s3SecretAccessKey = read.string('S3_SECRET_ACCESS_KEY')
-  read.require((s3AccessKeyId === undefined) === (s3SecretAccessKey === undefined), 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together')
-  const externalIssuer = read.string('JWT_EXTERNAL_ISSUER')
-  const externalAudience = read.string('JWT_EXTERNAL_AUDIENCE')
   const logLevel = read.string('LOG_LEVEL', 'info')
-  const production = read.string('NODE_ENV') === 'production'
-  const rates = Object.fromEntries(
-    (Object.keys(RATE_VARIABLES) as Array<keyof RateLimitsConfig>).map((name) => [name, read.rate(RATE_VARIABLES[name], DEFAULT_RATES[name])]),
-  ) as unknown as RateLimitsConfig
   read.require(LOG_LEVELS.includes(logLevel), `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
-
+  const dynamodb = readDynamoDb(read)
   const config: Config = {
     port: read.int('PORT', 4000, { max: 65535 }),
     host: read.string('HOST', '0.0.0.0'),
     dataDir: path.resolve(read.string('DATA_DIR', '.data')),
     logLevel,
-    dynamodb: {
-      endpoint: dynamodbEndpoint,
-      region: dynamodbRegion,
-      table: read.string('DYNAMODB_TABLE', 'hush'),
-      createTable: read.bool('DYNAMODB_CREATE_TABLE', true),
-    },
+    dynamodb,
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: read.string('REDIS_PREFIX', 'hush:'),
     trustedProxies: read.list('TRUSTED_PROXIES'),
-    graphql: {
-      introspection: read.bool('GRAPHQL_INTROSPECTION', !production),
-      suggestions: read.bool('GRAPHQL_SUGGESTIONS', !production),
-      graphiql: read.bool('GRAPHIQL', !production),
-      documentCacheBytes: read.int('DOCUMENT_CACHE_BYTES', 32 * 1024 ** 2, { min: 1024 ** 2 }),
-    },
-    jwt: {
-      secret: read.string('JWT_SECRET'),
-      issuer: read.string('JWT_ISSUER', 'hush'),
-      audience: read.string('JWT_AUDIENCE', 'hush'),
-      ttlSeconds: read.int('JWT_TTL_SECONDS', 30 * 24 * 3600, { min: 60 }),
-      external:
-        jwksUrl === undefined
-          ? undefined
-          : {
-              jwksUrl,
-              issuer: externalIssuer ?? '',
-              audience: externalAudience ?? '',
-              algorithms: read.string('JWT_EXTERNAL_ALGORITHMS', 'RS256').split(',').map((a) => a.trim()),
-            },
-    },
+    graphql: readGraphQL(read),
+    jwt: readJwt(read),
     idSecret: read.string('ID_SECRET'),
     chatTtlSeconds: read.int('CHAT_TTL_SECONDS', 86_400, { min: 1 }),
     expiryCascade: read.bool('EXPIRY_CASCADE', true),
-    limits: {
-      maxPostLength: read.int('MAX_POST_LENGTH', 2_000, { min: 1 }),
-      maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 4_000, { min: 1 }),
-      maxPhotoBytes: read.int('MAX_PHOTO_BYTES', 10 * 1024 * 1024, { min: 1 }),
-      maxPhotoPixels: read.int('MAX_PHOTO_PIXELS', 40_000_000, { min: 1 }),
-      maxLiveChats: read.int('MAX_LIVE_CHATS', 100, { min: 1 }),
-      maxFrameBytes: read.int('MAX_FRAME_BYTES', 64 * 1024, { min: 1024 }),
-      maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 200, { min: 1 }),
-      connectionInitTimeoutMs: read.int('CONNECTION_INIT_TIMEOUT_MS', 3_000, { min: 100 }),
-      maxQueuedBytes: read.int('MAX_QUEUED_BYTES', 1024 * 1024, { min: 16 * 1024 }),
-      document: {
-        maxTokens: read.int('MAX_DOCUMENT_TOKENS', 1_000, { min: 10 }),
-        maxDepth: read.int('MAX_DOCUMENT_DEPTH', 15, { min: 2 }),
-        maxAliases: read.int('MAX_DOCUMENT_ALIASES', 15, { min: 0 }),
-        maxDirectives: read.int('MAX_DOCUMENT_DIRECTIVES', 20, { min: 0 }),
-        maxCost: read.int('MAX_DOCUMENT_COST', 5_000, { min: 1 }),
-      },
-      rates,
-    },
+    limits: readLimits(read),
     presenceTtlMs: read.int('PRESENCE_TTL_MS', 20_000, { min: 100 }),
-    photos: {
-      publicUrl: read.url('PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
-      urlTtlSeconds: read.int('PHOTO_URL_TTL_SECONDS', 300, { min: 1, max: 3_600 }),
-      s3:
-        s3Bucket === undefined
-          ? undefined
-          : {
-              bucket: s3Bucket,
-              region: read.string('S3_REGION') ?? dynamodbRegion ?? 'us-east-1',
-              endpoint: read.url('S3_ENDPOINT', ['http:', 'https:']),
-              forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', false),
-              lifecycle: read.bool('S3_LIFECYCLE', true),
-              credentials: s3AccessKeyId && s3SecretAccessKey ? { accessKeyId: s3AccessKeyId, secretAccessKey: s3SecretAccessKey } : undefined,
-            },
-    },
+    photos: readPhotos(read, dynamodb.region),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
   }
-
-  if (jwksUrl !== undefined) {
-    read.require(externalIssuer !== undefined, 'JWT_EXTERNAL_ISSUER is required with JWT_JWKS_URL')
-    read.require(externalAudience !== undefined, 'JWT_EXTERNAL_AUDIENCE is required with JWT_JWKS_URL')
-  } else {
-    read.require(
-      externalIssuer === undefined && externalAudience === undefined,
-      'JWT_EXTERNAL_ISSUER and JWT_EXTERNAL_AUDIENCE need JWT_JWKS_URL',
-    )
-  }
-  if (!embedded) {
+  if (!usesEmbeddedDynamoDb(config)) {
     // Only the embedded default may mint its own secrets: processes of a real deployment must share them.
     read.require(config.jwt.secret !== undefined, 'JWT_SECRET is required when DYNAMODB_ENDPOINT or AWS_REGION is set')
     read.require(config.idSecret !== undefined, 'ID_SECRET is required when DYNAMODB_ENDPOINT or AWS_REGION is set')
@@ -372,9 +217,101 @@ export function loadConfig(env: Env = process.env): Config {
   for (const [name, value] of [['JWT_SECRET', config.jwt.secret], ['ID_SECRET', config.idSecret]] as const) {
     read.require(value === undefined || value.length >= 32, `${name} must be at least 32 characters`)
   }
-
   if (read.problems.length > 0) throw new ConfigError(read.problems)
   return config
+}
+
+function readDynamoDb(read: Reader): Config['dynamodb'] {
+  return {
+    endpoint: read.url('DYNAMODB_ENDPOINT', ['http:', 'https:']),
+    region: read.string('AWS_REGION') ?? read.string('DYNAMODB_REGION'),
+    table: read.string('DYNAMODB_TABLE', 'hush'),
+    createTable: read.bool('DYNAMODB_CREATE_TABLE', true),
+  }
+}
+
+function readGraphQL(read: Reader): Config['graphql'] {
+  const production = read.string('NODE_ENV') === 'production'
+  return {
+    introspection: read.bool('GRAPHQL_INTROSPECTION', !production),
+    suggestions: read.bool('GRAPHQL_SUGGESTIONS', !production),
+    graphiql: read.bool('GRAPHIQL', !production),
+    documentCacheBytes: read.int('DOCUMENT_CACHE_BYTES', 32 * 1024 ** 2, { min: 1024 ** 2 }),
+  }
+}
+
+function readJwt(read: Reader): Config['jwt'] {
+  const jwksUrl = read.url('JWT_JWKS_URL', ['http:', 'https:'])
+  const issuer = read.string('JWT_EXTERNAL_ISSUER')
+  const audience = read.string('JWT_EXTERNAL_AUDIENCE')
+  if (jwksUrl !== undefined) {
+    read.require(issuer !== undefined, 'JWT_EXTERNAL_ISSUER is required with JWT_JWKS_URL')
+    read.require(audience !== undefined, 'JWT_EXTERNAL_AUDIENCE is required with JWT_JWKS_URL')
+  } else {
+    read.require(issuer === undefined && audience === undefined, 'JWT_EXTERNAL_ISSUER and JWT_EXTERNAL_AUDIENCE need JWT_JWKS_URL')
+  }
+  return {
+    secret: read.string('JWT_SECRET'),
+    issuer: read.string('JWT_ISSUER', 'hush'),
+    audience: read.string('JWT_AUDIENCE', 'hush'),
+    ttlSeconds: read.int('JWT_TTL_SECONDS', 30 * 24 * 3600, { min: 60 }),
+    external:
+      jwksUrl === undefined
+        ? undefined
+        : {
+            jwksUrl,
+            issuer: issuer ?? '',
+            audience: audience ?? '',
+            algorithms: read.string('JWT_EXTERNAL_ALGORITHMS', 'RS256').split(',').map((a) => a.trim()),
+          },
+  }
+}
+
+function readLimits(read: Reader): Limits {
+  const rates = Object.fromEntries(
+    (Object.keys(RATE_VARIABLES) as Array<keyof RateLimitsConfig>).map((name) => [name, read.rate(RATE_VARIABLES[name], DEFAULT_RATES[name])]),
+  ) as unknown as RateLimitsConfig
+  return {
+    maxPostLength: read.int('MAX_POST_LENGTH', 2_000, { min: 1 }),
+    maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 4_000, { min: 1 }),
+    maxPhotoBytes: read.int('MAX_PHOTO_BYTES', 10 * 1024 * 1024, { min: 1 }),
+    maxPhotoPixels: read.int('MAX_PHOTO_PIXELS', 40_000_000, { min: 1 }),
+    maxLiveChats: read.int('MAX_LIVE_CHATS', 100, { min: 1 }),
+    maxFrameBytes: read.int('MAX_FRAME_BYTES', 64 * 1024, { min: 1024 }),
+    maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 200, { min: 1 }),
+    connectionInitTimeoutMs: read.int('CONNECTION_INIT_TIMEOUT_MS', 3_000, { min: 100 }),
+    maxQueuedBytes: read.int('MAX_QUEUED_BYTES', 1024 * 1024, { min: 16 * 1024 }),
+    document: {
+      maxTokens: read.int('MAX_DOCUMENT_TOKENS', 1_000, { min: 10 }),
+      maxDepth: read.int('MAX_DOCUMENT_DEPTH', 15, { min: 2 }),
+      maxAliases: read.int('MAX_DOCUMENT_ALIASES', 15, { min: 0 }),
+      maxDirectives: read.int('MAX_DOCUMENT_DIRECTIVES', 20, { min: 0 }),
+      maxCost: read.int('MAX_DOCUMENT_COST', 5_000, { min: 1 }),
+    },
+    rates,
+  }
+}
+
+function readPhotos(read: Reader, dynamodbRegion: string | undefined): Config['photos'] {
+  const bucket = read.string('S3_BUCKET')
+  const accessKeyId = read.string('S3_ACCESS_KEY_ID')
+  const secretAccessKey = read.string('S3_SECRET_ACCESS_KEY')
+  read.require((accessKeyId === undefined) === (secretAccessKey === undefined), 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together')
+  return {
+    publicUrl: read.url('PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    urlTtlSeconds: read.int('PHOTO_URL_TTL_SECONDS', 300, { min: 1, max: 3_600 }),
+    s3:
+      bucket === undefined
+        ? undefined
+        : {
+            bucket,
+            region: read.string('S3_REGION') ?? dynamodbRegion ?? 'us-east-1',
+            endpoint: read.url('S3_ENDPOINT', ['http:', 'https:']),
+            forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', false),
+            lifecycle: read.bool('S3_LIFECYCLE', true),
+            credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+          },
+  }
 }
 
 /** True when Hush launches and owns its DynamoDB Local child process. */

@@ -48,7 +48,7 @@ describe('GraphQL client libraries', () => {
       ],
     })
     const received: ChatEventsSubscription[] = []
-    const { unsubscribe } = client.subscription(ChatEventsDocument, { chatId, afterSeq: 0 }).subscribe((result) => {
+    const subscription = client.subscription(ChatEventsDocument, { chatId, afterSeq: 0 }).subscribe((result) => {
       if (result.data) received.push(result.data)
     })
     try {
@@ -58,7 +58,7 @@ describe('GraphQL client libraries', () => {
       for (let i = 0; i < 200 && !bodies(received).includes('from urql'); i++) await new Promise((r) => setTimeout(r, 25))
       expect(bodies(received)).toContain('from urql')
     } finally {
-      unsubscribe()
+      subscription.unsubscribe()
       await ws.dispose()
     }
   })
@@ -77,7 +77,7 @@ describe('GraphQL client libraries', () => {
     const received: ChatEventsSubscription[] = []
     const subscription = client.subscribe({ query: ChatEventsDocument, variables: { chatId, afterSeq: 0 } }).subscribe({
       next: (result) => {
-        if (result.data) received.push(result.data as ChatEventsSubscription)
+        if (result.data) received.push(result.data)
       },
     })
     try {

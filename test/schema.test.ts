@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { printSchema } from 'graphql'
+import { printSchema, type GraphQLField, type GraphQLInputField } from 'graphql'
 import { describe, expect, it } from 'vitest'
 import { schema } from '../src/schema/index.js'
 import { ROOT } from './support/process.js'
@@ -17,7 +17,7 @@ describe('schema.graphql', () => {
       if (type.name.startsWith('__') || ['String', 'Boolean', 'Int', 'ID', 'Float'].includes(type.name)) continue
       if (!type.description) undocumented.push(type.name)
       if ('getFields' in type) {
-        for (const field of Object.values(type.getFields())) if (!field.description) undocumented.push(`${type.name}.${field.name}`)
+        for (const field of Object.values<GraphQLField<unknown, unknown> | GraphQLInputField>(type.getFields())) if (!field.description) undocumented.push(`${type.name}.${field.name}`)
       }
     }
     expect(undocumented).toEqual([])

@@ -75,7 +75,8 @@ describe('the graphql-ws protocol core', () => {
     const socket = protocol ? new WebSocket(url, protocol) : new WebSocket(url)
     const frames: Array<Record<string, unknown>> = []
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
-    socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>))
+    // ws's default binaryType ('nodebuffer'): each message arrives as one Buffer
+    socket.on('message', (data) => frames.push(JSON.parse((data as Buffer).toString()) as Record<string, unknown>))
     await new Promise((resolve, reject) => {
       socket.once('open', resolve)
       socket.once('error', reject)

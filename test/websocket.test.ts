@@ -51,7 +51,8 @@ describe('graphql-ws on /graphql', () => {
     const socket = new WebSocket(`${app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws')
     const closed = new Promise<{ code: number; at: number }>((resolve) => socket.once('close', (code) => resolve({ code, at: Date.now() })))
     const frames: string[] = []
-    socket.on('message', (data) => frames.push(String(data)))
+    // ws's default binaryType ('nodebuffer'): each message arrives as one Buffer
+    socket.on('message', (data) => frames.push((data as Buffer).toString()))
     await new Promise((resolve) => socket.once('open', resolve))
     const acknowledged = new Promise((resolve) => socket.once('message', resolve))
     socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }))

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { ChatAccess } from './chats/chat-access.js'
 import { badInput, DomainError } from './errors.js'
 import { newUlid } from './ids.js'
-import type { BlobStore, ChatRecord, Clock, ImageProcessor, PhotoRecord, PhotoStore, Viewer } from './ports.js'
+import type { BlobStore, ChatRecord, Clock, ImageProcessor, PhotoLinks, PhotoRecord, PhotoStore, PhotoTicket, Viewer } from './ports.js'
 import type { RateLimits } from './rate-limits.js'
 
 export interface PhotoView {
@@ -28,20 +28,11 @@ export interface PhotoServiceOptions {
   clock: Clock
   /** Key of the signed photo URLs. */
   secret: string
-  /** Base of the URLs Hush serves photos from itself, e.g. http://host:4000. */
-  publicUrl: () => string
+  /** Turns a signed ticket into the URL Hush serves the photo at (a transport's business). */
+  links: PhotoLinks
   maxBytes: number
   /** How long a photo URL works (SPEC: a few minutes), never past the chat's expiry. */
   urlTtlMs: number
-}
-
-/** What a GET of a signed photo URL carries. */
-export interface PhotoRequest {
-  chatId: string
-  photoId: string
-  viewerTag: string
-  expires: number
-  signature: string
 }
 
 /** What a signed photo URL answers: the bytes, or with `withBytes: false` only their description. */
@@ -52,7 +43,6 @@ export interface ServedPhoto {
   bytes?: Uint8Array
 }
 
-const PHOTO_PATH = '/photos'
 
 /**
  * Ephemeral photos: checked by their bytes, re-encoded so no metadata survives, stored as blobs
@@ -113,7 +103,7 @@ export class PhotoService {
    * With `withBytes: false` (an HTTP HEAD: link previewers and prefetchers send them) it answers
    * from the record alone: it never claims a view-once photo, and reads and deletes no bytes.
    */
-  async serve(request: PhotoRequest, { withBytes = true }: { withBytes?: boolean } = {}): Promise<ServedPhoto | undefined> {
+  async serve(request: PhotoTicket, { withBytes = true }: { withBytes?: boolean } = {}): Promise<ServedPhoto | undefined> {
     const now = this.deps.clock.now()
     if (!(request.expires > now) || !this.verify(request)) return undefined
     const chat = await this.deps.chatById(request.chatId)
@@ -165,9 +155,8 @@ export class PhotoService {
       const direct = await this.deps.blobs.directUrl(blobKey(photo), expires)
       if (direct) return direct
     }
-    const request = { chatId: photo.chatId, photoId: photo.photoId, viewerTag: this.viewerTag(viewer.userId), expires }
-    const query = new URLSearchParams({ v: request.viewerTag, e: String(expires), s: this.sign(request) })
-    return `${this.deps.publicUrl()}${PHOTO_PATH}/${photo.chatId}/${photo.photoId}?${query}`
+    const ticket = { chatId: photo.chatId, photoId: photo.photoId, viewerTag: this.viewerTag(viewer.userId), expires }
+    return this.deps.links.urlFor({ ...ticket, signature: this.sign(ticket) })
   }
 
   /** Ties a URL to its viewer without naming them: a keyed hash nobody else can link to a user. */
@@ -175,30 +164,18 @@ export class PhotoService {
     return createHmac('sha256', this.deps.secret).update(`viewer\n${userId}`).digest('base64url').slice(0, 16)
   }
 
-  private sign(request: Omit<PhotoRequest, 'signature'>): string {
+  private sign(request: Omit<PhotoTicket, 'signature'>): string {
     return createHmac('sha256', this.deps.secret)
       .update(['photo', request.chatId, request.photoId, request.viewerTag, String(request.expires)].join('\n'))
       .digest('base64url')
   }
 
-  private verify(request: PhotoRequest): boolean {
+  private verify(request: PhotoTicket): boolean {
     const expected = Buffer.from(this.sign(request))
     const given = Buffer.from(request.signature)
     return expected.length === given.length && timingSafeEqual(expected, given)
   }
 }
-
-/** Parses `/photos/<chatId>/<photoId>?v=&e=&s=`; undefined for anything else. */
-export function parsePhotoRequest(url: URL): PhotoRequest | undefined {
-  const match = /^\/photos\/([A-Za-z0-9_-]{1,64})\/([0-9A-Z]{26})$/.exec(url.pathname)
-  const viewerTag = url.searchParams.get('v')
-  const expires = Number(url.searchParams.get('e'))
-  const signature = url.searchParams.get('s')
-  if (!match || !viewerTag || !signature || !Number.isFinite(expires)) return undefined
-  return { chatId: match[1]!, photoId: match[2]!, viewerTag, expires, signature }
-}
-
-export const isPhotoPath = (pathname: string) => pathname.startsWith(`${PHOTO_PATH}/`)
 
 const blobKey = (photo: Pick<PhotoRecord, 'chatId' | 'photoId'>) => `${photo.chatId}/${photo.photoId}`
 

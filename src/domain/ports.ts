@@ -299,6 +299,22 @@ export interface ImageProcessor {
   sanitize(bytes: Uint8Array, contentType: PhotoContentType): Promise<SanitizedImage>
 }
 
+/** A signed ticket to one photo, for one viewer, until `expires` (see PhotoService). */
+export interface PhotoTicket {
+  chatId: string
+  photoId: string
+  /** A keyed hash of the viewer: ties the ticket to them without naming them. */
+  viewerTag: string
+  /** Epoch milliseconds. */
+  expires: number
+  signature: string
+}
+
+/** The URLs photos are served at when Hush serves them itself: the transport knows its routes. */
+export interface PhotoLinks {
+  urlFor(ticket: PhotoTicket): string
+}
+
 /** Where photo bytes live: local disk under DATA_DIR, or S3. Keys are `<chatId>/<photoId>`. */
 export interface BlobStore {
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>

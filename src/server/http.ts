@@ -5,18 +5,18 @@ import { pipeline } from 'node:stream/promises'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import type { Config } from '../config.js'
-import { isPhotoPath, parsePhotoRequest } from '../domain/photos.js'
 import type { Services } from '../domain/services.js'
 import { schema } from '../schema/index.js'
 import { clientAddressOf } from './client-address.js'
-import { contextFactory } from './context.js'
+import { contextFactory, type CreateContext } from './context.js'
 import { DocumentCache } from './documents/cache.js'
 import { createErrorMasker } from './errors.js'
-import { httpOperations } from './http-operations.js'
+import { httpOperations, type HttpOperationsOptions } from './http-operations.js'
+import { isPhotoPath, parsePhotoTicket } from './photo-routes.js'
 import { InFlight } from './in-flight.js'
 import { socketOperations } from './socket-operations.js'
 import { serveGraphQLWs } from './ws-adapter.js'
-import { createHushYoga, GRAPHQL_PATH } from './yoga.js'
+import { createHushYoga, GRAPHQL_PATH, type HushYoga } from './yoga.js'
 
 export { GRAPHQL_PATH } from './yoga.js'
 
@@ -46,53 +46,65 @@ export interface HushServer {
  */
 export function createHushServer(options: HushServerOptions): HushServer {
   const { services, logger, limits } = options
-  let draining = false
-  const inFlight = new InFlight()
-  const maskError = createErrorMasker(logger)
-  const createContext = contextFactory(services)
-  const clientAddress = clientAddressOf(options.trustedProxies)
-  const documents = new DocumentCache(
-    schema,
-    { ...limits.document, maxBytes: limits.maxFrameBytes, introspection: options.graphql.introspection, suggestions: options.graphql.suggestions },
-    options.graphql.documentCacheBytes,
+  const state = { draining: false }
+  const shared: SharedParts = {
+    inFlight: new InFlight(),
+    maskError: createErrorMasker(logger),
+    createContext: contextFactory(services),
+    clientAddress: clientAddressOf(options.trustedProxies),
+    documents: new DocumentCache(
+      schema,
+      { ...limits.document, maxBytes: limits.maxFrameBytes, introspection: options.graphql.introspection, suggestions: options.graphql.suggestions },
+      options.graphql.documentCacheBytes,
+    ),
+  }
+  const httpServer = http.createServer(requestHandler(options, shared, state))
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
+  const stopKeepAlive = serveGraphQLWs(
+    wsServer,
+    socketOperations({
+      ...shared,
+      schema,
+      accepting: () => !state.draining,
+      connectionInitTimeoutMs: limits.connectionInitTimeoutMs,
+      maxOperations: limits.maxSubscriptionsPerConnection,
+      operationRate: limits.rates.socketOperations,
+    }),
+    { logger, maxQueuedBytes: limits.maxQueuedBytes },
   )
-  const yoga = createHushYoga({
-    documents,
-    createContext,
-    inFlight,
-    maskError,
-    logger,
-    graphiql: options.graphql.graphiql,
-    maxBodyBytes: limits.maxFrameBytes,
-    maxPhotoBytes: limits.maxPhotoBytes,
-  })
-
-  const leanPath = httpOperations({
-    documents,
-    createContext,
-    inFlight,
-    logger,
-    maskError,
-    maxBodyBytes: limits.maxFrameBytes,
-    clientAddress,
-    fallback: async (req, res, body) => {
-      const headers = new yoga.fetchAPI.Headers()
-      for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
-      const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? GRAPHQL_PATH}`
-      const response = await yoga.fetch(new yoga.fetchAPI.Request(url, { method: 'POST', headers, body: new Uint8Array(body) }), {
-        req,
-        res,
-        clientAddress: clientAddress(req),
-      })
-      res.writeHead(response.status, Object.fromEntries(response.headers))
-      if (!response.body) return void res.end()
-      // Streamed, not buffered: Yoga may hold the answer open (a subscription it streams). A
-      // client gone mid-stream ends it; pipeline has then closed both sides.
-      await pipeline(Readable.from(response.body as unknown as AsyncIterable<Uint8Array>), res).catch(() => undefined)
+  return {
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject)
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject)
+          resolve(baseUrl(httpServer.address() as AddressInfo))
+        })
+      }),
+    async close(timeoutMs) {
+      state.draining = true
+      await drain(httpServer, wsServer, shared.inFlight, timeoutMs, logger)
+      stopKeepAlive()
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()))
     },
-  })
+  }
+}
 
-  const httpServer = http.createServer((req, res) => {
+/** What every path shares: one in-flight count, masker, context factory and document cache. */
+interface SharedParts {
+  inFlight: InFlight
+  maskError: ReturnType<typeof createErrorMasker>
+  createContext: CreateContext
+  clientAddress: (req: http.IncomingMessage) => string
+  documents: DocumentCache
+}
+
+/** HTTP routes: the probes, photos, then /graphql on the lean path or Yoga. */
+function requestHandler(options: HushServerOptions, shared: SharedParts, state: { draining: boolean }): http.RequestListener {
+  const { services, logger, limits } = options
+  const yoga = createHushYoga({ ...shared, logger, graphiql: options.graphql.graphiql, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes })
+  const leanPath = httpOperations({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, fallback: answerWithYoga(yoga, shared.clientAddress) })
+  return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
     if (isPhotoPath(path)) {
@@ -103,7 +115,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
       return
     }
     if (path === '/readyz') {
-      if (draining) return sendJson(res, 503, { status: 'draining' })
+      if (state.draining) return sendJson(res, 503, { status: 'draining' })
       options.checkReadiness().then(
         () => sendJson(res, 200, { status: 'ready' }),
         (error: Error) => {
@@ -121,52 +133,40 @@ export function createHushServer(options: HushServerOptions): HushServer {
       })
     }
     if (path === GRAPHQL_PATH && leanPath(req, res)) return
-    void yoga.handle(req, res, { req, res, clientAddress: clientAddress(req) })
-  })
+    void yoga.handle(req, res, { req, res, clientAddress: shared.clientAddress(req) })
+  }
+}
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
+/** Lets Yoga answer a request the lean path read but does not run, from the body already read. */
+function answerWithYoga(yoga: HushYoga, clientAddress: (req: http.IncomingMessage) => string): HttpOperationsOptions['fallback'] {
+  return async (req, res, body) => {
+    const headers = new yoga.fetchAPI.Headers()
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+    const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? GRAPHQL_PATH}`
+    // The body read already, handed over as it is (a Buffer is a Uint8Array): no copy.
+    const request = new yoga.fetchAPI.Request(url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> })
+    const response = await yoga.fetch(request, { req, res, clientAddress: clientAddress(req) })
+    res.writeHead(response.status, Object.fromEntries(response.headers))
+    if (!response.body) return void res.end()
+    // Streamed, not buffered: Yoga may hold the answer open (a subscription it streams). A
+    // client gone mid-stream ends it; pipeline has then closed both sides.
+    await pipeline(Readable.from(response.body as unknown as AsyncIterable<Uint8Array>), res).catch(() => undefined)
+  }
+}
 
-  const stopKeepAlive = serveGraphQLWs(
-    wsServer,
-    socketOperations({
-      schema,
-      documents,
-      createContext,
-      inFlight,
-      clientAddress,
-      maskError,
-      accepting: () => !draining,
-      connectionInitTimeoutMs: limits.connectionInitTimeoutMs,
-      maxOperations: limits.maxSubscriptionsPerConnection,
-      operationRate: limits.rates.socketOperations,
-    }),
-    { logger, maxQueuedBytes: limits.maxQueuedBytes },
-  )
-
-  return {
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        httpServer.once('error', reject)
-        httpServer.listen(port, host, () => {
-          httpServer.off('error', reject)
-          resolve(baseUrl(httpServer.address() as AddressInfo))
-        })
-      })
-    },
-    async close(timeoutMs) {
-      draining = true
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
-      for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down')
-      httpServer.closeIdleConnections()
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())
-      if ((await Promise.race([Promise.all([closed, inFlight.drained()]), timeout])) === 'timeout') {
-        logger.warn({ inFlight: inFlight.count }, 'shutdown timed out; closing remaining connections')
-        for (const socket of wsServer.clients) socket.terminate()
-        httpServer.closeAllConnections()
-      }
-      stopKeepAlive()
-      await new Promise<void>((resolve) => wsServer.close(() => resolve()))
-    },
+/**
+ * Stops accepting, tells socket clients to reconnect elsewhere (1001), and waits for the work in
+ * flight, at most `timeoutMs`; then cuts whatever remains.
+ */
+async function drain(httpServer: http.Server, wsServer: WebSocketServer, inFlight: InFlight, timeoutMs: number, logger: Logger): Promise<void> {
+  const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
+  for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down')
+  httpServer.closeIdleConnections()
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())
+  if ((await Promise.race([Promise.all([closed, inFlight.drained()]), timeout])) === 'timeout') {
+    logger.warn({ inFlight: inFlight.count }, 'shutdown timed out; closing remaining connections')
+    for (const socket of wsServer.clients) socket.terminate()
+    httpServer.closeAllConnections()
   }
 }
 
@@ -182,7 +182,7 @@ async function servePhoto(services: Services, req: http.IncomingMessage, res: ht
     return void res.end(JSON.stringify({ error: 'Method not allowed.' }))
   }
   const head = req.method === 'HEAD'
-  const request = parsePhotoRequest(new URL(req.url ?? '/', 'http://photo.invalid'))
+  const request = parsePhotoTicket(new URL(req.url ?? '/', 'http://photo.invalid'))
   const photo = request && (await services.photos.serve(request, { withBytes: !head }))
   if (!photo) return sendJson(res, 404, { error: 'Not found.' })
   res.writeHead(200, {

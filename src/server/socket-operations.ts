@@ -1,5 +1,5 @@
 import { createSourceEventStream, GraphQLError, type GraphQLSchema } from 'graphql'
-import { CloseCode } from 'graphql-ws'
+import { CloseCode, type SubscribePayload } from 'graphql-ws'
 import type { WebSocket } from 'ws'
 import type { RateConfig } from '../config.js'
 import { TokenBucket } from '../domain/token-bucket.js'
@@ -7,7 +7,7 @@ import type { GraphQLContext } from '../schema/context.js'
 import type { CreateContext } from './context.js'
 import { isRefusal, type DocumentCache } from './documents/cache.js'
 import type { InFlight } from './in-flight.js'
-import type { PreparedOperation, SocketServerOptions } from './socket-server.js'
+import type { PreparedOperation, SocketContext, SocketServerOptions } from './socket-server.js'
 import type { Extra } from './ws-adapter.js'
 
 export interface SocketOperationsOptions {
@@ -49,7 +49,7 @@ export type SocketExtra = Extra & {
  * like anything else done too fast.
  */
 export function socketOperations(options: SocketOperationsOptions): SocketServerOptions<SocketExtra> {
-  const { schema, documents, maskError, inFlight } = options
+  const { maskError } = options
   const tokenExpiries = new TokenExpiries()
   let connections = 0
 
@@ -77,45 +77,55 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
     },
     onClose: (ctx) => tokenExpiries.forget(ctx.extra.socket),
     onComplete: (ctx) => void ctx.extra.operations?.take(1, Date.now()),
-    prepare: (ctx, _id, payload): PreparedOperation | readonly GraphQLError[] => {
-      const { context, operations: bucket } = ctx.extra
-      if (!context || !bucket) throw new Error('operation on an unauthenticated socket')
-      if (ctx.operationCount > options.maxOperations) {
-        return refusal(`At most ${options.maxOperations} operations at once per connection.`, 1_000)
-      }
-      const retryAfterMs = bucket.take(1, Date.now())
-      if (retryAfterMs > 0) return refusal('Too many subscribes and completes on this connection; slow down.', retryAfterMs)
-      const operation = documents.operation(payload.query, payload.operationName ?? undefined)
-      if (isRefusal(operation)) return operation.errors
-      const { compiled } = operation
-      const variables = payload.variables ?? undefined
-      if (operation.kind === 'subscription') {
-        const { document, name: operationName } = operation
-        return {
-          kind: 'subscription',
-          open: async () => {
-            const source = await createSourceEventStream({ schema, document, operationName, variableValues: variables, contextValue: context })
-            return Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source
-          },
-          map: (event: unknown) => compiled.query(event, context, variables),
-        }
-      }
-      return {
-        kind: 'single',
-        run: async () => {
-          inFlight.start()
-          try {
-            return await compiled.query(undefined, context, variables)
-          } finally {
-            inFlight.end()
-          }
-        },
-      }
-    },
+    prepare: (ctx, _id, payload) => prepare(options, ctx, payload),
     formatErrors: (errors) => errors.map((error) => maskError(error).toJSON()),
     toGraphQLError: (error) => {
       const original = error instanceof Error ? error : new Error(String(error))
       return new GraphQLError(original.message, { originalError: original })
+    },
+  }
+}
+
+/**
+ * What one `subscribe` runs: refused past the socket's operation count or rate, else the
+ * operation from the document cache, its context the socket's.
+ */
+function prepare(options: SocketOperationsOptions, ctx: SocketContext<SocketExtra>, payload: SubscribePayload): PreparedOperation | readonly GraphQLError[] {
+  const { context, operations: bucket } = ctx.extra
+  if (!context || !bucket) throw new Error('operation on an unauthenticated socket')
+  if (ctx.operationCount > options.maxOperations) {
+    return refusal(`At most ${options.maxOperations} operations at once per connection.`, 1_000)
+  }
+  const retryAfterMs = bucket.take(1, Date.now())
+  if (retryAfterMs > 0) return refusal('Too many subscribes and completes on this connection; slow down.', retryAfterMs)
+  const operation = options.documents.operation(payload.query, payload.operationName ?? undefined)
+  if (isRefusal(operation)) return operation.errors
+  const { compiled, document, name: operationName } = operation
+  const variables = payload.variables ?? undefined
+  if (operation.kind === 'subscription') {
+    return {
+      kind: 'subscription',
+      open: async () => {
+        try {
+          const source = await createSourceEventStream({ schema: options.schema, document, operationName, variableValues: variables, contextValue: context })
+          return Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source
+        } catch (error) {
+          // Answered as a result with the (masked) error, as graphql-js answers a failing resolver.
+          return { errors: [error instanceof GraphQLError ? error : new GraphQLError((error as Error).message, { originalError: error as Error })] }
+        }
+      },
+      map: (event: unknown) => compiled.query(event, context, variables),
+    }
+  }
+  return {
+    kind: 'single',
+    run: async () => {
+      options.inFlight.start()
+      try {
+        return await compiled.query(undefined, context, variables)
+      } finally {
+        options.inFlight.end()
+      }
     },
   }
 }

@@ -12,7 +12,7 @@ import { LiveService } from '../domain/live/live-service.js'
 import { PresenceTracker } from '../domain/live/presence.js'
 import { TypingTracker } from '../domain/live/typing.js'
 import { PhotoService } from '../domain/photos.js'
-import { systemClock, type BlobStore } from '../domain/ports.js'
+import { systemClock, type BlobStore, type Clock, type PhotoLinks } from '../domain/ports.js'
 import { PostService } from '../domain/posts.js'
 import { RateLimits } from '../domain/rate-limits.js'
 import type { Services } from '../domain/services.js'
@@ -32,8 +32,8 @@ export interface ServiceParts {
   messaging: Messaging
   blobs: BlobStore
   secrets: Secrets
-  /** Base URL that photo links start with, known once the server listens. */
-  publicUrl: () => string
+  /** The URLs of photos Hush serves itself (the server's routes). */
+  photoLinks: PhotoLinks
 }
 
 /** The domain services on their stores: the rules, wired to the infrastructure. */
@@ -41,69 +41,59 @@ export function buildServices(parts: ServiceParts, lifecycle: Lifecycle): Servic
   const { config, storage, messaging, secrets } = parts
   const { limits } = config
   const clock = systemClock
-  const { events } = messaging
-  const chats = storage.chats
-  const tokens = new JwtTokenService({
-    secret: secrets.jwtSecret,
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    ttlSeconds: config.jwt.ttlSeconds,
-    external: config.jwt.external,
-  })
   const rateLimits = new RateLimits(messaging.rateLimiter, limits.rates)
-  const typing = new TypingTracker(events, clock, TYPING_TIMEOUT_MS)
-  lifecycle.onStop(() => typing.close())
-  const presence = new PresenceTracker({ presence: messaging.presence, events, clock }, config.presenceTtlMs)
-  lifecycle.onStop(() => presence.close())
+  const tokens = new JwtTokenService({ ...config.jwt, secret: secrets.jwtSecret })
   const posts = new PostService({ posts: storage.posts, clock, limits: rateLimits, maxBodyLength: limits.maxPostLength, idSecret: secrets.idSecret })
-  const access = new ChatAccess({ chats, clock })
-  const liveChats = new LiveChats({ chats, clock })
-  const receipts = new ReceiptService({ chats, events, access, limits: rateLimits })
-  const live = new LiveService({ chats, access, liveChats, receipts, events, presence, typing, clock, maxQueuedBytes: limits.maxQueuedBytes })
-  lifecycle.onStop(() => live.close())
+  const access = new ChatAccess({ chats: storage.chats, clock })
+  const chat = chatServices(parts, { clock, rateLimits, posts, access }, lifecycle)
   return {
     accounts: new AccountService({ accounts: storage.accounts, tokens, clock, limits: rateLimits }),
     posts,
-    chats: new ChatDirectory({ chats, access, clock }),
-    starts: new ChatStarter({
-      chats,
-      posts,
-      liveChats,
-      events,
-      limits: rateLimits,
-      ids: new ChatIds(secrets.idSecret),
-      clock,
-      idSecret: secrets.idSecret,
-      chatTtlSeconds: config.chatTtlSeconds,
-      maxLiveChats: limits.maxLiveChats,
-    }),
-    closes: new ChatCloser({ chats, access, events, clock }),
-    messages: new MessageService({
-      chats,
-      photos: storage.photos,
-      access,
-      receipts,
-      events,
-      typing,
-      limits: rateLimits,
-      clock,
-      chatTtlSeconds: config.chatTtlSeconds,
-      maxMessageLength: limits.maxMessageLength,
-    }),
-    receipts,
-    live,
+    ...chat,
     photos: new PhotoService({
       photos: storage.photos,
       blobs: parts.blobs,
       images: new SharpImageProcessor({ maxPixels: limits.maxPhotoPixels }),
       limits: rateLimits,
       access,
-      chatById: (chatId) => chats.getChat(chatId),
+      chatById: (chatId) => storage.chats.getChat(chatId),
       clock,
       secret: secrets.idSecret,
-      publicUrl: parts.publicUrl,
+      links: parts.photoLinks,
       maxBytes: limits.maxPhotoBytes,
       urlTtlMs: config.photos.urlTtlSeconds * 1000,
     }),
+  }
+}
+
+/** The services of chats and their live events, which share stores, caches and trackers. */
+function chatServices(
+  { config, storage, messaging, secrets }: ServiceParts,
+  shared: { clock: Clock; rateLimits: RateLimits; posts: PostService; access: ChatAccess },
+  lifecycle: Lifecycle,
+): Pick<Services, 'chats' | 'starts' | 'closes' | 'messages' | 'receipts' | 'live'> {
+  const { clock, rateLimits: limits, posts, access } = shared
+  const { events } = messaging
+  const { chats } = storage
+  const { chatTtlSeconds } = config
+  const typing = new TypingTracker(events, clock, TYPING_TIMEOUT_MS)
+  const presence = new PresenceTracker({ presence: messaging.presence, events, clock }, config.presenceTtlMs)
+  const liveChats = new LiveChats({ chats, clock })
+  const receipts = new ReceiptService({ chats, events, access, limits })
+  const live = new LiveService({ chats, access, liveChats, receipts, events, presence, typing, clock, maxQueuedBytes: config.limits.maxQueuedBytes })
+  lifecycle.onStop(() => {
+    live.close()
+    presence.close()
+    typing.close()
+  })
+  const ids = new ChatIds(secrets.idSecret)
+  const { maxLiveChats, maxMessageLength } = config.limits
+  return {
+    chats: new ChatDirectory({ chats, access, clock }),
+    starts: new ChatStarter({ chats, posts, liveChats, events, limits, ids, clock, idSecret: secrets.idSecret, chatTtlSeconds, maxLiveChats }),
+    closes: new ChatCloser({ chats, access, events, clock }),
+    messages: new MessageService({ chats, photos: storage.photos, access, receipts, events, typing, limits, clock, chatTtlSeconds, maxMessageLength }),
+    receipts,
+    live,
   }
 }

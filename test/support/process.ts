@@ -27,8 +27,8 @@ export function spawnServer(env: Record<string, string | undefined>): ServerProc
     const match = /"url":"(http:\/\/[^"]+)\/graphql".*Hush is listening/.exec(output)
     if (match) resolveUrl(match[1]!)
   }
-  child.stdout!.on('data', onData)
-  child.stderr!.on('data', onData)
+  child.stdout.on('data', onData)
+  child.stderr.on('data', onData)
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   return { child, output: () => output, url, exited }
 }

@@ -1,7 +1,15 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto'
 import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose'
-import type { ExternalIssuerConfig } from '../../config.js'
 import type { TokenService, Viewer } from '../../domain/ports.js'
+
+/** An outside identity provider whose tokens are accepted too. */
+export interface ExternalIssuer {
+  jwksUrl: string
+  issuer: string
+  audience: string
+  /** Accepted signing algorithms (pinned: a token cannot pick its own). */
+  algorithms: string[]
+}
 
 export interface JwtTokenServiceOptions {
   /** HS256 key of the tokens this server issues. */
@@ -10,7 +18,7 @@ export interface JwtTokenServiceOptions {
   audience: string
   ttlSeconds: number
   /** Also accept tokens of an outside identity provider, checked against its JWKS. */
-  external?: ExternalIssuerConfig | undefined
+  external?: ExternalIssuer | undefined
 }
 
 const VERIFIED_TOKENS_MAX = 50_000

@@ -5,12 +5,10 @@ import { AccessPattern } from 'dynamodb-toolbox/entity/actions/accessPattern'
 import { BatchGetRequest } from 'dynamodb-toolbox/entity/actions/batchGet'
 import { GetItemCommand } from 'dynamodb-toolbox/entity/actions/get'
 import { PutTransaction } from 'dynamodb-toolbox/entity/actions/transactPut'
-import { ConditionCheck } from 'dynamodb-toolbox/entity/actions/transactCheck'
 import { UpdateTransaction } from 'dynamodb-toolbox/entity/actions/transactUpdate'
 import { execute as executeTransaction } from 'dynamodb-toolbox/entity/actions/transactWrite'
 import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
-import { $add, $delete, $remove } from 'dynamodb-toolbox/entity/actions/update/symbols'
-import type { FormattedItem } from 'dynamodb-toolbox/entity'
+import { $add, $remove } from 'dynamodb-toolbox/entity/actions/update/symbols'
 import { item } from 'dynamodb-toolbox/schema/item'
 import { number } from 'dynamodb-toolbox/schema/number'
 import { string } from 'dynamodb-toolbox/schema/string'
@@ -27,18 +25,10 @@ import type {
   MessageRecord,
   ParticipantMarks,
 } from '../../domain/ports.js'
+import { closeItems, fromChat, joinItems, requestKey, toChat, toMessage, ttlOf } from './chat-items.js'
 import { keyOf, type HushEntities } from './entities.js'
 
-/**
- * Seconds DynamoDB TTL waits past a chat's expiry. Reads decide expiry by `expiresAt` on the
- * server's clock; the grace keeps a small clock skew from deleting a chat a reader still sees live.
- */
-const TTL_GRACE_SECONDS = 2
-const ttlOf = (expiresAt: number) => Math.ceil(expiresAt / 1000) + TTL_GRACE_SECONDS
 const BATCH_GET_MAX = 100
-
-type ChatItem = FormattedItem<HushEntities['Chat']>
-type MessageItem = FormattedItem<HushEntities['Message']>
 
 export class DynamoChatStore implements ChatStore {
   private readonly patterns
@@ -79,7 +69,7 @@ export class DynamoChatStore implements ChatStore {
       const requests = chatIds.slice(i, i + BATCH_GET_MAX).map((chatId) => this.entities.Chat.build(BatchGetRequest).key({ chatId }))
       const command = this.entities.Chat.table.build(BatchGetCommand).requests(...(requests as [typeof requests[number]]))
       const { Responses } = await executeBatchGet({ maxAttempts: 10 }, command)
-      for (const found of Responses?.[0] ?? []) if (found) chats.push(toChat(found as ChatItem))
+      for (const found of Responses?.[0] ?? []) if (found) chats.push(toChat(found))
     }
     return chats
   }
@@ -110,8 +100,8 @@ export class DynamoChatStore implements ChatStore {
         Chat.build(PutTransaction)
           .item(fromChat(chat))
           .options({ condition: { attr: 'chatId', exists: false } }),
-        ...this.joinChat(chat, 'a', maxLiveChats),
-        ...this.joinChat(chat, 'b', maxLiveChats),
+        ...joinItems(this.entities, chat, 'a', maxLiveChats),
+        ...joinItems(this.entities, chat, 'b', maxLiveChats),
       )
       return 'created'
     } catch (error) {
@@ -122,30 +112,6 @@ export class DynamoChatStore implements ChatStore {
       if (failed(5)) return { full: 'b' }
       return 'busy'
     }
-  }
-
-  /**
-   * A side's membership and its place in the live set (only while the set has room). For the side
-   * a chat is hidden from, checks of the same items that always hold instead: the transaction
-   * reads and locks as much either way, so a hidden chat takes as long to start as any other.
-   */
-  private joinChat(chat: ChatRecord, side: ChatSide, maxLiveChats: number) {
-    const { Membership, LiveChats } = this.entities
-    const { userId } = chat[side]
-    if (chat.hiddenFrom === side) {
-      return [
-        Membership.build(ConditionCheck).key({ userId, chatId: chat.chatId }).condition({ attr: 'createdAt', exists: false }),
-        LiveChats.build(ConditionCheck)
-          .key({ userId })
-          .condition({ or: [{ attr: 'version', exists: false }, { attr: 'version', exists: true }] }),
-      ] as const
-    }
-    return [
-      Membership.build(PutTransaction).item({ userId, chatId: chat.chatId, createdAt: chat.createdAt }),
-      LiveChats.build(UpdateTransaction)
-        .item({ userId, chatIds: $add(new Set([chat.chatId])), version: $add(1) })
-        .options({ condition: { or: [{ attr: 'chatIds', exists: false }, { size: 'chatIds', lt: maxLiveChats }] } }),
-    ] as const
   }
 
   async liveChatIds(userId: string): Promise<LiveChatSet> {
@@ -184,7 +150,7 @@ export class DynamoChatStore implements ChatStore {
             [`${senderSide}DeliveredSeq`]: message.seq,
             [`${senderSide}Unread`]: 0,
             [`${recipientSide}Unread`]: $add(1),
-          } as { chatId: string })
+          })
           .options({
             condition: {
               and: [
@@ -216,7 +182,7 @@ export class DynamoChatStore implements ChatStore {
       .send()
     if (!Item) return undefined
     const message = await this.entities.Message.build(GetItemCommand)
-      .key({ chatId, seq: Item.seq } as { chatId: string; seq: number; seqKey: string })
+      .key({ chatId, seq: Item.seq })
       .options({ consistent: true })
       .send()
     return message.Item && toMessage(message.Item)
@@ -251,7 +217,7 @@ export class DynamoChatStore implements ChatStore {
   async setUnread(chatId: string, side: ChatSide, unread: number, ifLastSeq: number): Promise<boolean> {
     try {
       await this.entities.Chat.build(UpdateItemCommand)
-        .item({ chatId, [`${side}Unread`]: unread } as { chatId: string })
+        .item({ chatId, [`${side}Unread`]: unread })
         .options({ condition: { attr: 'lastSeq', eq: ifLastSeq } })
         .send()
       return true
@@ -265,14 +231,14 @@ export class DynamoChatStore implements ChatStore {
     const attribute = `${side}${mark === 'readSeq' ? 'ReadSeq' : 'DeliveredSeq'}` as const
     try {
       const { Attributes } = await this.entities.Chat.build(UpdateItemCommand)
-        .item({ chatId, [attribute]: seq } as { chatId: string })
+        .item({ chatId, [attribute]: seq })
         .options({
           condition: { and: [{ attr: 'chatId', exists: true }, { attr: attribute as 'aReadSeq', lt: seq }] },
           returnValues: 'ALL_NEW',
         })
         .send()
       if (!Attributes) return undefined
-      const chat = toChat(Attributes as ChatItem)
+      const chat = toChat(Attributes)
       return { readSeq: chat[side].readSeq, deliveredSeq: chat[side].deliveredSeq }
     } catch (error) {
       if (isConditionalCheckFailure(error)) return undefined
@@ -281,28 +247,8 @@ export class DynamoChatStore implements ChatStore {
   }
 
   async closeChat(chat: ChatRecord, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean> {
-    const { Chat, Block, Report, LiveChats } = this.entities
-    const { chatId } = chat
-    const close = Chat.build(UpdateTransaction)
-      .item({ chatId, status, closedBy })
-      .options({
-        condition: {
-          and: [{ attr: 'expiresAt', gt: now }, status === 'LEFT' ? { attr: 'status', eq: 'ACTIVE' } : { attr: 'status', ne: 'BLOCKED' }],
-        },
-      })
-    // A closed chat no longer counts against either side's limit (a side that never saw it has
-    // it in no set; deleting an absent member changes nothing).
-    const leaveLiveSets = (['a', 'b'] as const)
-      .filter((side) => chat.hiddenFrom !== side)
-      .map((side) => LiveChats.build(UpdateTransaction).item({ userId: chat[side].userId, chatIds: $delete(new Set([chatId])), version: $add(1) }))
-    const blocking = report
-      ? [
-          Block.build(PutTransaction).item({ blockerId: report.reporterId, blockedId: report.reportedId, createdAt: now }),
-          Report.build(PutTransaction).item(report),
-        ]
-      : []
     try {
-      await executeTransaction(close, ...leaveLiveSets, ...blocking)
+      await executeTransaction(...closeItems(this.entities, chat, status, closedBy, now, report))
       return true
     } catch (error) {
       if (error instanceof TransactionCanceledException) return false
@@ -315,65 +261,3 @@ export class DynamoChatStore implements ChatStore {
     return Item !== undefined
   }
 }
-
-const requestKey = (senderId: string, clientMessageId: string) => `${senderId}#${clientMessageId}`
-
-function fromChat(chat: ChatRecord) {
-  return {
-    chatId: chat.chatId,
-    pairKey: chat.pairKey,
-    generation: chat.generation,
-    postId: chat.postId,
-    aUserId: chat.a.userId,
-    aRole: chat.a.role,
-    aAlias: chat.a.alias,
-    aReadSeq: chat.a.readSeq,
-    aDeliveredSeq: chat.a.deliveredSeq,
-    aUnread: chat.a.unread,
-    bUserId: chat.b.userId,
-    bRole: chat.b.role,
-    bAlias: chat.b.alias,
-    bReadSeq: chat.b.readSeq,
-    bDeliveredSeq: chat.b.deliveredSeq,
-    bUnread: chat.b.unread,
-    status: chat.status,
-    closedBy: chat.closedBy,
-    hiddenFrom: chat.hiddenFrom,
-    createdAt: chat.createdAt,
-    lastActivityAt: chat.lastActivityAt,
-    expiresAt: chat.expiresAt,
-    lastSeq: chat.lastSeq,
-    ttl: ttlOf(chat.expiresAt),
-  }
-}
-
-function toChat(item: ChatItem): ChatRecord {
-  return {
-    chatId: item.chatId,
-    pairKey: item.pairKey,
-    generation: item.generation,
-    postId: item.postId,
-    a: { userId: item.aUserId, role: item.aRole, alias: item.aAlias, readSeq: item.aReadSeq, deliveredSeq: item.aDeliveredSeq, unread: item.aUnread },
-    b: { userId: item.bUserId, role: item.bRole, alias: item.bAlias, readSeq: item.bReadSeq, deliveredSeq: item.bDeliveredSeq, unread: item.bUnread },
-    status: item.status,
-    closedBy: item.closedBy,
-    hiddenFrom: item.hiddenFrom,
-    createdAt: item.createdAt,
-    lastActivityAt: item.lastActivityAt,
-    expiresAt: item.expiresAt,
-    lastSeq: item.lastSeq,
-  }
-}
-
-function toMessage(item: MessageItem): MessageRecord {
-  return {
-    chatId: item.chatId,
-    seq: item.seq,
-    senderId: item.senderId,
-    clientMessageId: item.clientMessageId,
-    body: item.body,
-    photoId: item.photoId,
-    createdAt: item.createdAt,
-  }
-}
-

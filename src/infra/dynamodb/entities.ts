@@ -16,6 +16,11 @@ export const paddedSeq = (seq: number): string => String(seq).padStart(10, '0')
  * builds a key string. docs/data-model.md lists every item and access pattern.
  */
 export function createEntities(table: HushTable) {
+  return { ...accountEntities(table), ...moderationEntities(table), ...chatEntities(table), ...messageEntities(table), ...pairingEntities(table) }
+}
+
+/** Accounts and what they write: users, posts, comments. */
+function accountEntities(table: HushTable) {
   /** USER#<userId> / PROFILE */
   const User = new Entity({
     name: 'User',
@@ -58,7 +63,44 @@ export function createEntities(table: HushTable) {
       createdAt: number(),
     }),
   })
+  return { User, Post, Comment }
+}
 
+/** What a block leaves: the block itself and the report for the moderators. */
+function moderationEntities(table: HushTable) {
+  /** USER#<blockerId> / BLOCKED#<blockedId>: kept after the chat, so they never chat again. */
+  const Block = new Entity({
+    name: 'Block',
+    table,
+    timestamps: false,
+    schema: item({
+      blockerId: string().key().savedAs('pk').transform(prefix('USER')),
+      blockedId: string().key().savedAs('sk').transform(prefix('BLOCKED')),
+      createdAt: number(),
+    }),
+  })
+
+  /** REPORTS / REPORT#<reportId>: the moderators' queue, oldest first. */
+  const Report = new Entity({
+    name: 'Report',
+    table,
+    timestamps: false,
+    schema: item({
+      queue: string().key().savedAs('pk').const('REPORTS'),
+      reportId: string().key().savedAs('sk').transform(prefix('REPORT')),
+      chatId: string(),
+      postId: string(),
+      reporterId: string(),
+      reportedId: string(),
+      reason: string().optional(),
+      createdAt: number(),
+    }),
+  })
+  return { Block, Report }
+}
+
+/** A chat and its photos. */
+function chatEntities(table: HushTable) {
   /**
    * CHAT#<chatId> / CHAT: the chat, its two sides, its seq counter and its expiry. Its `ttl` is
    * the only TTL a chat needs: the stream's REMOVE of this item cascades to everything else.
@@ -96,40 +138,6 @@ export function createEntities(table: HushTable) {
     }),
   })
 
-  /** CHAT#<chatId> / MSG#<seq, zero-padded>: a chat's messages in seq order, in its partition. */
-  const Message = new Entity({
-    name: 'Message',
-    table,
-    timestamps: false,
-    schema: item({
-      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
-      seq: number().key(),
-      senderId: string(),
-      clientMessageId: string(),
-      body: string().optional(),
-      photoId: string().optional(),
-      createdAt: number(),
-    }).and((schema) => ({
-      seqKey: string()
-        .key()
-        .savedAs('sk')
-        .transform(prefix('MSG'))
-        .link<typeof schema>(({ seq }) => paddedSeq(seq)),
-    })),
-  })
-
-  /** CHAT#<chatId> / REQ#<senderId>#<clientMessageId>: makes sendMessage idempotent. */
-  const MessageRequest = new Entity({
-    name: 'MessageRequest',
-    table,
-    timestamps: false,
-    schema: item({
-      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
-      requestKey: string().key().savedAs('sk').transform(prefix('REQ')),
-      seq: number(),
-    }),
-  })
-
   /** CHAT#<chatId> / PHOTO#<photoId>: a photo's record lives (and is reclaimed) with its chat. */
   const Photo = new Entity({
     name: 'Photo',
@@ -146,6 +154,61 @@ export function createEntities(table: HushTable) {
       viewOnce: boolean(),
       viewedAt: number().optional(),
       createdAt: number(),
+    }),
+  })
+  return { Chat, Photo }
+}
+
+/** A chat's messages and the records that make sends idempotent. */
+function messageEntities(table: HushTable) {
+  /** CHAT#<chatId> / MSG#<seq, zero-padded>: a chat's messages in seq order, in its partition. */
+  const Message = new Entity({
+    name: 'Message',
+    table,
+    timestamps: false,
+    schema: item({
+      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
+      seq: number().key(),
+      senderId: string(),
+      clientMessageId: string(),
+      body: string().optional(),
+      photoId: string().optional(),
+      createdAt: number(),
+    }).and((_schema) => ({
+      // `_schema` is there for its type only (link's type parameter), hence the underscore.
+      seqKey: string()
+        .key()
+        .savedAs('sk')
+        .transform(prefix('MSG'))
+        .link<typeof _schema>(({ seq }) => paddedSeq(seq)),
+    })),
+  })
+
+  /** CHAT#<chatId> / REQ#<senderId>#<clientMessageId>: makes sendMessage idempotent. */
+  const MessageRequest = new Entity({
+    name: 'MessageRequest',
+    table,
+    timestamps: false,
+    schema: item({
+      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
+      requestKey: string().key().savedAs('sk').transform(prefix('REQ')),
+      seq: number(),
+    }),
+  })
+  return { Message, MessageRequest }
+}
+/** How users find their chats: the current chat of a pair, memberships and live sets. */
+function pairingEntities(table: HushTable) {
+  /** PAIR#<pairKey> / PAIR: the current chat of two users on one post; the lock startChat takes. */
+  const Pair = new Entity({
+    name: 'Pair',
+    table,
+    timestamps: false,
+    schema: item({
+      pairKey: string().key().savedAs('pk').transform(prefix('PAIR')),
+      itemKind: string().key().savedAs('sk').const('PAIR'),
+      chatId: string(),
+      generation: number(),
     }),
   })
 
@@ -177,51 +240,9 @@ export function createEntities(table: HushTable) {
       version: number(),
     }),
   })
-
-  /** PAIR#<pairKey> / PAIR: the current chat of two users on one post; the lock startChat takes. */
-  const Pair = new Entity({
-    name: 'Pair',
-    table,
-    timestamps: false,
-    schema: item({
-      pairKey: string().key().savedAs('pk').transform(prefix('PAIR')),
-      itemKind: string().key().savedAs('sk').const('PAIR'),
-      chatId: string(),
-      generation: number(),
-    }),
-  })
-
-  /** USER#<blockerId> / BLOCKED#<blockedId>: kept after the chat, so they never chat again. */
-  const Block = new Entity({
-    name: 'Block',
-    table,
-    timestamps: false,
-    schema: item({
-      blockerId: string().key().savedAs('pk').transform(prefix('USER')),
-      blockedId: string().key().savedAs('sk').transform(prefix('BLOCKED')),
-      createdAt: number(),
-    }),
-  })
-
-  /** REPORTS / REPORT#<reportId>: the moderators' queue, oldest first. */
-  const Report = new Entity({
-    name: 'Report',
-    table,
-    timestamps: false,
-    schema: item({
-      queue: string().key().savedAs('pk').const('REPORTS'),
-      reportId: string().key().savedAs('sk').transform(prefix('REPORT')),
-      chatId: string(),
-      postId: string(),
-      reporterId: string(),
-      reportedId: string(),
-      reason: string().optional(),
-      createdAt: number(),
-    }),
-  })
-
-  return { User, Post, Comment, Chat, Message, MessageRequest, Photo, Membership, LiveChats, Pair, Block, Report }
+  return { Pair, Membership, LiveChats }
 }
+
 
 export type HushEntities = ReturnType<typeof createEntities>
 

@@ -81,11 +81,12 @@ export class RawSocket {
       })
     })
     ws.on('message', (data, isBinary) => {
-      const text = String(data)
+      // ws's default binaryType ('nodebuffer'): each message, text or binary, arrives as one Buffer
+      const text = (data as Buffer).toString()
       let frame: Frame
       try {
         const parsed = JSON.parse(text) as Record<string, unknown>
-        frame = { ...(parsed as object), at: Date.now() } as Frame
+        frame = { ...(parsed as object), at: Date.now() }
         if (isBinary) frame.unparsable = `binary frame: ${text}`
       } catch {
         frame = { unparsable: text, at: Date.now() }
