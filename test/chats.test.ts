@@ -249,3 +249,60 @@ describe('chat limit', () => {
     }
   })
 })
+
+describe('live-chat limit for both sides', () => {
+  it('gives exactly the limit to 10 concurrent starts', async () => {
+    const app = await startTestApp({ MAX_LIVE_CHATS: '3' })
+    try {
+      const user = await signUp(app.url)
+      const authors = await Promise.all(Array.from({ length: 10 }, () => signUp(app.url)))
+      const posts = await Promise.all(authors.map(async (author) => (await mustRequest(app.url, CreatePostDocument, { body: 'p' }, author.token)).createPost.id))
+      const starts = await Promise.all(posts.map((postId) => request(app.url, StartChatDocument, { postId }, user.token)))
+      expect(starts.filter((start) => start.errors === undefined)).toHaveLength(3)
+      expect(starts.filter((start) => errorCode(start) === 'CHAT_LIMIT')).toHaveLength(7)
+      expect((await mustRequest(app.url, ChatsDocument, {}, user.token)).chats).toHaveLength(3)
+    } finally {
+      await app.stop()
+    }
+  })
+
+  it('never lets strangers push a user over it, and counts only open chats', async () => {
+    const app = await startTestApp({ MAX_LIVE_CHATS: '3' })
+    try {
+      const victim = await signUp(app.url)
+      const strangers = await Promise.all(Array.from({ length: 5 }, () => signUp(app.url)))
+      const post = (await mustRequest(app.url, CreatePostDocument, { body: 'popular' }, victim.token)).createPost.id
+      const starts = []
+      for (const stranger of strangers) starts.push(await request(app.url, StartChatDocument, { postId: post }, stranger.token))
+      expect(starts.slice(0, 3).map((start) => start.errors)).toEqual([undefined, undefined, undefined])
+      for (const start of starts.slice(3)) {
+        expect(errorCode(start)).toBe('CHAT_LIMIT')
+        expect(start.errors?.[0]?.message).toBe('This person cannot take more chats right now.')
+      }
+      // The victim is at the limit too, by chats others started.
+      const elsewhere = (await mustRequest(app.url, CreatePostDocument, { body: 'elsewhere' }, strangers[4]!.token)).createPost.id
+      expect(errorCode(await request(app.url, StartChatDocument, { postId: elsewhere }, victim.token))).toBe('CHAT_LIMIT')
+      // A chat the victim leaves no longer counts (though it stays visible until it expires).
+      await mustRequest(app.url, LeaveChatDocument, { chatId: starts[0]!.data!.startChat.id }, victim.token)
+      expect((await request(app.url, StartChatDocument, { postId: elsewhere }, victim.token)).errors).toBeUndefined()
+      expect((await mustRequest(app.url, ChatsDocument, {}, victim.token)).chats).toHaveLength(4)
+    } finally {
+      await app.stop()
+    }
+  })
+
+  it('lets chats that expired go from the count when the limit is reached', async () => {
+    const app = await startTestApp({ MAX_LIVE_CHATS: '2', CHAT_TTL_SECONDS: '2' })
+    try {
+      const user = await signUp(app.url)
+      const authors = await Promise.all(Array.from({ length: 3 }, () => signUp(app.url)))
+      const posts = await Promise.all(authors.map(async (author) => (await mustRequest(app.url, CreatePostDocument, { body: 'p' }, author.token)).createPost.id))
+      for (const postId of posts.slice(0, 2)) await mustRequest(app.url, StartChatDocument, { postId }, user.token)
+      expect(errorCode(await request(app.url, StartChatDocument, { postId: posts[2]! }, user.token))).toBe('CHAT_LIMIT')
+      await new Promise((resolve) => setTimeout(resolve, 2_500))
+      expect((await request(app.url, StartChatDocument, { postId: posts[2]! }, user.token)).errors).toBeUndefined()
+    } finally {
+      await app.stop()
+    }
+  })
+})

@@ -10,7 +10,7 @@ import {
   type ChatEventsSubscription,
 } from './generated/graphql.js'
 import { redisEnv, startPeerApp, startTestApp, testEnv, type TestApp } from './support/app.js'
-import { collect, mustRequest, signUp, wsClient } from './support/client.js'
+import { collect, mustRequest, request, signUp, wsClient } from './support/client.js'
 import { freePort, spawnServer, within } from './support/process.js'
 
 const seqsOf = (items: ChatEventsSubscription[]) =>
@@ -24,7 +24,7 @@ function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     child.once('error', reject)
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('Ready to accept connections')) resolve(child)
     })
   })
@@ -68,7 +68,69 @@ describe('faults', () => {
       await resumed.until((items) => seqsOf(items).length === 2)
       expect(seqsOf(resumed.items)).toEqual([2, 3])
     } finally {
-      await Promise.all(clients.map((client) => client.dispose()))
+      await Promise.all(clients.map(async (client) => client.dispose()))
+      await two.stop()
+      await one.stop()
+      redis.kill('SIGKILL')
+    }
+  })
+
+  it('after a 20 s Redis outage, every open stream catches up from the store at once, and the limits held meanwhile', async () => {
+    const port = await freePort()
+    let redis = await startRedis(port)
+    const env = { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: `hush-outage:${randomUUID()}:`, RATE_LIMIT_SEND: '2/s burst 3' }
+    const one = await startTestApp(env)
+    const two = await startPeerApp(one, env)
+    const clients: Array<ReturnType<typeof wsClient>> = []
+    try {
+      const author = await signUp(one.url)
+      const commenter = await signUp(two.url)
+      const post = (await mustRequest(one.url, CreatePostDocument, { body: 'outage' }, author.token)).createPost
+      const chat = (await mustRequest(two.url, StartChatDocument, { postId: post.id }, commenter.token)).startChat
+      const send = (body: string) =>
+        request(one.url, SendMessageDocument, { chatId: chat.id, clientMessageId: randomUUID(), body }, author.token)
+      clients.push(wsClient(two.url, commenter.token), wsClient(one.url, commenter.token))
+      // Two streams of the peer, one on each process: neither hears anything while Redis is down.
+      const streams = clients.map((client) => collect(client, ChatEventsDocument, { chatId: chat.id, afterSeq: 0 }))
+      expect((await send('before')).errors).toBeUndefined()
+      for (const stream of streams) await stream.until((items) => seqsOf(items).length === 1)
+
+      redis.kill('SIGKILL')
+      await new Promise((resolve) => redis.once('exit', resolve))
+      const downAt = Date.now()
+      // A device that leaves and one that comes during the outage are no fault of the server's.
+      await clients[1]!.dispose()
+      clients.push(wsClient(two.url, commenter.token))
+      const arriving = collect(clients[2]!, ChatEventsDocument, { chatId: chat.id, afterSeq: 0 })
+      // Sends are acknowledged (durable in DynamoDB) at the send limit, which each process now
+      // applies alone: a burst of 3, then refusals with a retry hint.
+      const acknowledged: number[] = []
+      const refused: unknown[] = []
+      while (Date.now() - downAt < 20_000) {
+        for (const answer of await Promise.all(Array.from({ length: 5 }, (_, i) => send(`during ${acknowledged.length} ${i}`)))) {
+          if (answer.errors) refused.push(answer.errors[0]?.extensions)
+          else acknowledged.push(answer.data!.sendMessage.seq)
+        }
+        await sleep(1_500)
+      }
+      acknowledged.sort((x, y) => x - y)
+      expect(acknowledged.length).toBeGreaterThan(10)
+      expect(acknowledged.length).toBeLessThan(60)
+      expect(refused.length).toBeGreaterThan(0)
+      expect(refused[0]).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) as unknown })
+      expect(seqsOf(streams[0]!.items)).toEqual([1])
+
+      redis = await startRedis(port)
+      const backAt = Date.now()
+      const everything = [1, ...acknowledged]
+      // No new message: the streams catch up by themselves once the bus is back.
+      for (const stream of [streams[0]!, arriving]) {
+        await stream.until((items) => seqsOf(items).length === everything.length, 10_000)
+        expect(seqsOf(stream.items)).toEqual(everything)
+      }
+      expect(Date.now() - backAt).toBeLessThan(2_000 + 1_000)
+    } finally {
+      await Promise.all(clients.map(async (client) => client.dispose()))
       await two.stop()
       await one.stop()
       redis.kill('SIGKILL')

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream'
+import type { FormattedExecutionResult } from 'graphql'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp, type App } from '../src/app.js'
@@ -29,7 +30,7 @@ describe('HTTP: lean path and Yoga answer alike', () => {
   beforeAll(async () => {
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line))
+        for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line) as (typeof logLines)[number])
         done()
       },
     })
@@ -68,6 +69,8 @@ describe('HTTP: lean path and Yoga answer alike', () => {
     return { lean, yoga }
   }
   const auth = () => ({ authorization: `Bearer ${token}` })
+  /** The GraphQL answer in an HTTP answer's body. */
+  const resultOf = (answer: Answer) => JSON.parse(answer.body) as FormattedExecutionResult
 
   it('runs a query on the lean path, with the answer Yoga gives', async () => {
     const { lean } = await both({ query: 'query { viewer { __typename } }' }, auth())
@@ -82,16 +85,16 @@ describe('HTTP: lean path and Yoga answer alike', () => {
       operationName: 'Send',
     }, auth())
     expect(lean.engine).toBe('jit')
-    const answer = JSON.parse(lean.body)
+    const answer = resultOf(lean)
     expect(answer.data).toBeNull()
-    expect(answer.errors[0].extensions).toEqual({ code: 'NOT_FOUND' })
-    expect(answer.errors[0].locations).toEqual([{ line: 1, column: 31 }])
+    expect(answer.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND' })
+    expect(answer.errors?.[0]?.locations).toEqual([{ line: 1, column: 31 }])
   })
 
   it('answers without a token as Yoga does (UNAUTHENTICATED)', async () => {
     const { lean } = await both({ query: 'query { viewer { __typename } }' })
     expect(lean.engine).toBe('jit')
-    expect(JSON.parse(lean.body).errors[0].extensions.code).toBe('UNAUTHENTICATED')
+    expect(resultOf(lean).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED')
   })
 
   it('picks the response type Yoga picks from Accept', async () => {
@@ -110,11 +113,25 @@ describe('HTTP: lean path and Yoga answer alike', () => {
     expect(lean.status).toBe(406)
   })
 
-  it('leaves every request error to Yoga: bad JSON, syntax, validation, variables, batches, subscriptions', async () => {
-    const cases: unknown[] = [
-      '{"query":',
+  it('answers a refused document itself, as Yoga does: syntax, validation, limits, an operation it lacks, with either response type', async () => {
+    const refused: unknown[] = [
       { query: 'query { viewer ' },
       { query: 'query { viewer { nope } }' },
+      { query: `query { ${Array.from({ length: 20 }, (_, i) => `a${i}: viewer { id }`).join(' ')} }` },
+      { query: 'query Q { viewer { id } }', operationName: 'Z' },
+    ]
+    for (const accept of ['application/json', 'application/graphql-response+json']) {
+      for (const body of refused) {
+        const { lean } = await both(body, { ...auth(), accept })
+        expect(lean.engine).toBe('jit')
+        expect(resultOf(lean).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+      }
+    }
+  })
+
+  it('leaves every other request error to Yoga: bad JSON, variables, batches, subscriptions', async () => {
+    const cases: unknown[] = [
+      '{"query":',
       { query: 'mutation S($b: String!) { sendMessage(chatId: "c", clientMessageId: "x", body: $b) { seq } }', variables: { b: { not: 'a string' } } },
       { query: 'mutation S($b: String!) { sendMessage(chatId: "c", clientMessageId: "x", body: $b) { seq } }' },
       [{ query: 'query { __typename }' }],
@@ -122,11 +139,11 @@ describe('HTTP: lean path and Yoga answer alike', () => {
     for (const body of cases) {
       const { lean } = await both(body, auth())
       expect(lean.engine).toBe('yoga')
-      expect(JSON.parse(lean.body).errors.length).toBeGreaterThan(0)
+      expect(resultOf(lean).errors?.length).toBeGreaterThan(0)
     }
     // A subscription over HTTP is Yoga's too (without a token it ends at once).
     const { lean } = await both({ query: 'subscription { notifications { __typename } }' })
     expect(lean.engine).toBe('yoga')
-    expect(JSON.parse(lean.body).errors[0].extensions.code).toBe('UNAUTHENTICATED')
+    expect(resultOf(lean).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED')
   })
 })

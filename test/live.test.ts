@@ -6,6 +6,7 @@ import { topics } from '../src/domain/events.js'
 import {
   ChatDocument,
   ChatEventsDocument,
+  ChatsPageDocument,
   CreatePostDocument,
   LeaveChatDocument,
   MarkReadDocument,
@@ -57,7 +58,7 @@ describe('live events across two server processes', () => {
     commenter = await signUp(two.url)
   })
   afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()))
+    await Promise.all(clients.map(async (client) => client.dispose()))
     await two.stop()
     await one.stop()
   })
@@ -272,7 +273,7 @@ describe('live events across two server processes', () => {
       published.length = 0
       const allPublished: string[] = []
       monitor.on('monitor', (_time: string, args: string[]) => {
-        if (args[0]?.toLowerCase() === 'publish' && args[1]?.startsWith(one.config.redisPrefix!)) allPublished.push(args[2]!)
+        if (args[0]?.toLowerCase() === 'publish' && args[1]?.startsWith(one.config.redisPrefix)) allPublished.push(args[2]!)
       })
       await send(two, commenter, chat.id, 'one event')
       await notified.until((items) => items.some((i) => i.notifications.__typename === 'NewMessageNotification'))
@@ -350,6 +351,56 @@ describe('expiry and slow clients', () => {
       expect(await closed).toBe(1013)
       expect(sent).toBeLessThan(200_000)
     } finally {
+      await app.stop()
+    }
+  })
+})
+
+describe('a user with more chats than one page', () => {
+  it('pages through all 210 chats and is notified of a new message in every one', async () => {
+    const app = await startTestApp({ MAX_LIVE_CHATS: '250' })
+    let listener: ReturnType<typeof wsClient> | undefined
+    try {
+      const user = await signUp(app.url)
+      const author = await signUp(app.url)
+      const chatIds: string[] = []
+      // Ten at a time: DynamoDB Local writes a few hundred items a second.
+      for (let batch = 0; batch < 21; batch++) {
+        chatIds.push(
+          ...(await Promise.all(
+            Array.from({ length: 10 }, async (_, i) => {
+              const post = (await mustRequest(app.url, CreatePostDocument, { body: `p${batch}.${i}` }, author.token)).createPost.id
+              return (await mustRequest(app.url, StartChatDocument, { postId: post }, user.token)).startChat.id
+            }),
+          )),
+        )
+      }
+      const paged: string[] = []
+      let after: string | undefined
+      for (let page = 0; page < 5; page++) {
+        const { chats } = await mustRequest(app.url, ChatsPageDocument, { first: 100, after }, user.token)
+        paged.push(...chats.map((chat) => chat.id))
+        if (chats.length < 100) break
+        after = chats.at(-1)!.cursor
+      }
+      expect(paged).toHaveLength(210)
+      expect(new Set(paged)).toEqual(new Set(chatIds))
+
+      listener = wsClient(app.url, user.token)
+      const notifications = collect(listener, NotificationsDocument)
+      await sleep(1_500)
+      for (let batch = 0; batch < 21; batch++) {
+        await Promise.all(
+          chatIds
+            .slice(batch * 10, batch * 10 + 10)
+            .map((chatId) => mustRequest(app.url, SendMessageDocument, { chatId, clientMessageId: randomUUID(), body: 'hi' }, author.token)),
+        )
+      }
+      await notifications.until((items) => items.filter((item) => item.notifications.__typename === 'NewMessageNotification').length === 210, 20_000)
+      const notified = new Set(notifications.items.map((item) => item.notifications.chatId))
+      expect(notified).toEqual(new Set(chatIds))
+    } finally {
+      await listener?.dispose()
       await app.stop()
     }
   })

@@ -26,12 +26,15 @@ export function createErrorMasker(logger: Logger) {
     if (graphQLError && (original === undefined || original === null || original instanceof GraphQLError)) {
       const inner = original instanceof GraphQLError ? original : graphQLError
       // Yoga's own refusal of an upload past formDataLimits.fileSize.
-      if (inner.extensions.code === 'REQUEST_ENTITY_TOO_LARGE') {
+      if (inner.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE') {
         return new GraphQLError('A photo may be at most the configured size (MAX_PHOTO_BYTES).', {
           extensions: { code: 'PAYLOAD_TOO_LARGE', http: { status: 413 } },
         })
       }
-      if (inner.extensions.code === undefined && inner.extensions.http === undefined) {
+      // GraphQL's own errors (syntax, validation, variables; graphql-jit's come without
+      // extensions) are the client's input: BAD_USER_INPUT, keeping any HTTP status Yoga set.
+      // Yoga's "no such operation" is the same mistake as the socket's, so it gets the same code.
+      if (inner.extensions?.code === undefined || inner.extensions.code === 'OPERATION_RESOLUTION_FAILURE') {
         return located(
           new GraphQLError(inner.message, {
             nodes: graphQLError.nodes,
@@ -39,6 +42,7 @@ export function createErrorMasker(logger: Logger) {
             extensions: { ...inner.extensions, code: 'BAD_USER_INPUT' },
           }),
           graphQLError,
+          inner,
         )
       }
       return graphQLError
@@ -59,7 +63,8 @@ export function createErrorMasker(logger: Logger) {
  * graphql-jit's errors carry their locations without the AST nodes graphql-js derives them from:
  * the masked error keeps them, so both engines answer alike.
  */
-function located(error: GraphQLError, from: GraphQLError | undefined): GraphQLError {
-  if (error.locations === undefined && from?.locations !== undefined) (error as { locations?: GraphQLError['locations'] }).locations = from.locations
+function located(error: GraphQLError, ...from: Array<GraphQLError | undefined>): GraphQLError {
+  const locations = from.find((source) => source?.locations !== undefined)?.locations
+  if (error.locations === undefined && locations !== undefined) (error as { locations?: GraphQLError['locations'] }).locations = locations
   return error
 }

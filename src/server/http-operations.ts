@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type http from 'node:http'
-import type { ExecutionResult, GraphQLError } from 'graphql'
+import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql'
 import type { Logger } from 'pino'
 import type { CreateContext } from './context.js'
-import { isRefusal, type DocumentCache } from './documents/cache.js'
+import { isRefusal, type DocumentCache, type Refusal } from './documents/cache.js'
 import type { InFlight } from './in-flight.js'
 import { logRequest } from './request-log.js'
 
@@ -43,8 +43,16 @@ export function httpOperations(options: HttpOperationsOptions): (req: http.Incom
   async function answer(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, type: ResponseType, started: number): Promise<void> {
     const request = parseRequest(body)
     const operation = request && documents.operation(request.query, request.operationName)
-    if (!request || !operation || isRefusal(operation) || operation.kind === 'subscription') return options.fallback(req, res, body)
+    if (!request || !operation || (!isRefusal(operation) && operation.kind === 'subscription')) return options.fallback(req, res, body)
     const requestId = singleHeader(req.headers['x-request-id']) ?? randomUUID()
+    const reply = (status: number, text: string) => {
+      res.writeHead(status, { 'Content-Type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text), 'x-request-id': requestId })
+      res.end(text)
+      logRequest(logger, { requestId, method: 'POST', status, started, engine: 'jit' })
+    }
+    // A refused document is answered here, as Yoga answers it, with what the cache kept: a
+    // hostile stream of them costs no second pass through Yoga.
+    if (isRefusal(operation)) return reply(refusalStatus(operation, type), JSON.stringify({ errors: operation.errors.map((error) => publicError(maskError(error))) }))
     const context = await options.createContext({ authorization: req.headers.authorization, requestId, clientAddress: options.clientAddress(req) })
     inFlight.start()
     let result: ExecutionResult
@@ -56,9 +64,7 @@ export function httpOperations(options: HttpOperationsOptions): (req: http.Incom
     // No data: the variables did not fit, so nothing ran; Yoga words that request error.
     if (!('data' in result)) return options.fallback(req, res, body)
     const { status, text } = serializeResult(result, maskError)
-    res.writeHead(status, { 'Content-Type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text), 'x-request-id': requestId })
-    res.end(text)
-    logRequest(logger, { requestId, method: 'POST', status, started, engine: 'jit' })
+    reply(status, text)
   }
 
   return (req, res) => {
@@ -132,6 +138,32 @@ function parseRequest(body: Buffer): GraphQLParams | undefined {
 }
 
 /**
+ * The status Yoga gives a refused document: its size's 413; 400 for an operation it lacks; for a
+ * validation error 400 when the client accepts the GraphQL-over-HTTP type, else 200; 200 for a
+ * syntax error (Yoga answers a thrown parse error so).
+ */
+function refusalStatus(refusal: Refusal, type: ResponseType): number {
+  switch (refusal.stage) {
+    case 'size':
+      return 413
+    case 'operation':
+      return 400
+    case 'validate':
+      return type === 'application/graphql-response+json' ? 400 : 200
+    case 'parse':
+      return 200
+  }
+}
+
+/** An error as the body carries it: `extensions.http` is for the response, not the client. */
+function publicError(error: GraphQLError): GraphQLFormattedError {
+  const json = error.toJSON()
+  if (!json.extensions?.http) return json
+  const { http: _http, ...extensions } = json.extensions
+  return { ...json, extensions: Object.keys(extensions).length > 0 ? extensions : undefined }
+}
+
+/**
  * As Yoga serializes an execution result: errors masked and first, `extensions.http` kept out of
  * the body and its highest status used (200 when none has one).
  */
@@ -139,12 +171,10 @@ function serializeResult(result: ExecutionResult, maskError: (error: unknown) =>
   if (!result.errors?.length) return { status: 200, text: JSON.stringify({ data: result.data }) }
   let status: number | undefined
   const errors = result.errors.map((error) => {
-    const json = maskError(error).toJSON()
-    const http = json.extensions?.http as { status?: unknown } | undefined
-    if (!http) return json
-    if (typeof http.status === 'number' && (status === undefined || http.status > status)) status = http.status
-    const { http: _http, ...extensions } = json.extensions!
-    return { ...json, extensions: Object.keys(extensions).length > 0 ? extensions : undefined }
+    const masked = maskError(error)
+    const http = masked.extensions.http as { status?: unknown } | undefined
+    if (typeof http?.status === 'number' && (status === undefined || http.status > status)) status = http.status
+    return publicError(masked)
   })
   return { status: status ?? 200, text: JSON.stringify({ errors, data: result.data }) }
 }

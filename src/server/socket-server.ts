@@ -163,7 +163,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
         return this.socket.send('{"type":"connection_ack"}')
       }
       case MessageType.Ping:
-        return this.socket.send(JSON.stringify(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong }))
+        return this.socket.send(pongFor(message.payload))
       case MessageType.Pong:
         return
       case MessageType.Subscribe:
@@ -374,6 +374,19 @@ class Subscription<E> {
       () => this.pull(),
       (error: unknown) => this.fail(error),
     )
+  }
+}
+
+/**
+ * The pong for a ping, echoing its payload as the protocol allows; a payload that cannot be
+ * written back (nested deeper than JSON.stringify's stack) gets a pong without one.
+ */
+function pongFor(payload: Record<string, unknown> | undefined | null): string {
+  if (!payload) return '{"type":"pong"}'
+  try {
+    return JSON.stringify({ type: MessageType.Pong, payload })
+  } catch {
+    return '{"type":"pong"}'
   }
 }
 

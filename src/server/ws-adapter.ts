@@ -73,13 +73,17 @@ export function serveGraphQLWs<E extends Extra>(
   // socket costs its handle object and no closures.
   function onMessage(this: WebSocket, data: RawData): void {
     const socket = handleOf(this)
-    socket.handlers.handle(String(data)).catch((error: unknown) => internalError(socket.ws, error, 'graphql-ws message failed'))
+    // binaryType is ws's default, 'nodebuffer' (never changed here): every message is one Buffer.
+    socket.handlers.handle((data as Buffer).toString()).catch((error: unknown) => internalError(socket.ws, error, 'graphql-ws message failed'))
   }
   function onPong(this: WebSocket): void {
     handleOf(this).awaitingPong = false
   }
-  function onError(this: WebSocket, error: Error): void {
-    internalError(this, error, 'WebSocket error')
+  // What `ws` reports here is the client's doing or the network's (a frame past the size limit,
+  // a bad opcode or UTF-8, a reset connection), and `ws` closes the socket itself with the right
+  // code: noted, without a stack, never as a fault of the server.
+  function onError(this: WebSocket, error: Error & { code?: string }): void {
+    logger.info({ code: error.code, reason: error.message }, 'WebSocket closed on a bad frame or connection')
   }
   function onClose(this: WebSocket, code: number, reason: Buffer): void {
     const socket = handleOf(this)
@@ -160,7 +164,7 @@ class WsSocket implements ProtocolSocket, QueueBudget {
   /**
    * Closes the socket of a client that fell behind its budget: 1013, logged once, without a stack.
    * Its subscriptions end at once, not when the client reads the close frame (it is not reading);
-   * if it has not within SLOW_CLIENT_GRACE_MS, the connection is dropped with what it holds.
+   * if it has not within ws's close timeout (30 s), ws drops the connection with what it holds.
    */
   private cutOffSlowClient(): void {
     if (this.cutOff) return
@@ -168,7 +172,6 @@ class WsSocket implements ProtocolSocket, QueueBudget {
     this.logger.warn({ queuedBytes: this.queued, unsentBytes: this.ws.bufferedAmount }, 'slow WebSocket client cut off (1013)')
     this.ws.close(1013, 'Subscriber too slow')
     this.handlers.closed(1013, 'Subscriber too slow')
-    setTimeout(() => this.ws.terminate(), SLOW_CLIENT_GRACE_MS).unref()
   }
 
   close(code: number, reason: string): void {
@@ -177,9 +180,6 @@ class WsSocket implements ProtocolSocket, QueueBudget {
 }
 
 const KEEP_ALIVE_TICK_MS = 100
-
-/** How long a cut-off client has to read its close frame before its connection is dropped. */
-const SLOW_CLIENT_GRACE_MS = 10_000
 
 /** Unflushed bytes past which a send waits for its write to complete. */
 const BACKPRESSURE_BYTES = 64 * 1024

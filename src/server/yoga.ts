@@ -65,6 +65,7 @@ export function createHushYoga(options: HushYogaOptions): HushYoga {
     plugins: [
       // An upload is the photo, its operation (at most a body's size) and the multipart framing.
       useBodyLimit(maxBodyBytes, maxPhotoBytes + 2 * maxBodyBytes),
+      useRequestErrors(),
       useDocumentCache(options.documents),
       useRequestLog(logger),
       useInFlight(options.inFlight),
@@ -123,6 +124,32 @@ function useBodyLimit(maxBytes: number, maxUploadBytes: number): Plugin {
       if (!/^\d+$/.test(length)) throw refuse('Content-Length header is invalid.', 400, 'BAD_REQUEST')
       const limit = multipart ? maxUploadBytes : maxBytes
       if (Number(length) > limit) throw refuse(`The request body is larger than ${limit} bytes.`, 413, 'PAYLOAD_TOO_LARGE')
+    },
+  }
+}
+
+/**
+ * A request Yoga cannot read (GET variables that are not JSON, a malformed multipart body) is the
+ * client's error: 400 BAD_REQUEST, not an unexpected error of the server. Yoga's parsers throw
+ * plain TypeErrors and SyntaxErrors for some of these.
+ */
+function useRequestErrors(): Plugin {
+  return {
+    onRequestParse({ requestParser, setRequestParser }) {
+      if (!requestParser) return
+      setRequestParser(async (request) => {
+        try {
+          return await requestParser(request)
+        } catch (error) {
+          // Yoga words a multipart field past its size (the operation, a document) as invalid
+          // multipart data; it is a request too large, as for a JSON body.
+          if (error instanceof GraphQLError && /size exceeded/i.test(error.message)) {
+            throw new GraphQLError(`The request is larger than allowed: ${error.message}`, { extensions: { code: 'PAYLOAD_TOO_LARGE', http: { status: 413 } } })
+          }
+          if (error instanceof GraphQLError) throw error
+          throw new GraphQLError(`The request could not be read: ${(error as Error).message}`, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } })
+        }
+      })
     },
   }
 }

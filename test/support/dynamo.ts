@@ -19,7 +19,9 @@ export async function itemsMentioning(app: TestApp, needle: string): Promise<Rec
       const page = await documentClient.send(
         new ScanCommand({ TableName: app.config.dynamodb.table, ExclusiveStartKey: exclusiveStartKey, ConsistentRead: true }),
       )
-      for (const item of page.Items ?? []) if (JSON.stringify(item).includes(needle)) found.push(item)
+      // String sets come back as Sets, which JSON.stringify would write as {}.
+      const text = (item: unknown) => JSON.stringify(item, (_key, value: unknown) => (value instanceof Set ? [...(value as Set<unknown>)] : value))
+      for (const item of page.Items ?? []) if (text(item).includes(needle)) found.push(item)
       exclusiveStartKey = page.LastEvaluatedKey
     } while (exclusiveStartKey)
     return found

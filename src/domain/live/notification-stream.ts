@@ -14,6 +14,9 @@ export interface NotificationStreamDeps {
   clock: Clock
 }
 
+/** Messages read when catching up a chat: the newest of the peer's is among them unless the user replied to it since. */
+const CATCH_UP_PAGE = 20
+
 /** A chat the stream follows, as far as it knows it. */
 interface Followed {
   /** Its channel's unsubscribe; undefined while subscribing. */
@@ -102,11 +105,14 @@ export class NotificationStream implements QueueOwner {
 
   /** A chat the user just joined or was invited to: its first messages may predate its channel. */
   private async followNew(chatId: string): Promise<void> {
+    // Its expiry is known once it is read; until then no expiry check reads it again.
     if (!(await this.follow(chatId, 0, Number.POSITIVE_INFINITY))) return
     // Read after subscribing: whatever came in between is either heard or read here.
     const found = await this.deps.access.load(this.viewer, chatId)
-    if (found) await this.catchUp(found)
-    else this.unfollow(chatId)
+    const followed = this.followed.get(chatId)
+    if (!found || !followed) return this.unfollow(chatId)
+    followed.expiresAt = found.chat.expiresAt
+    await this.catchUp(found)
   }
 
   /** Listens to the chat's channel; false when it is followed already (or the stream ended). */
@@ -123,16 +129,20 @@ export class NotificationStream implements QueueOwner {
     return true
   }
 
-  /** Notifies the newest message of the chat if this stream has not, and a close it missed. */
+  /**
+   * Notifies the newest of the peer's messages this stream has not seen (one notification per
+   * chat, with the chat's unread count, as a push would), and a close it missed.
+   */
   private async catchUp({ chat, side }: CallerChat): Promise<void> {
     const followed = this.followed.get(chat.chatId)
     if (!followed) return
     followed.expiresAt = Math.max(followed.expiresAt, chat.expiresAt)
     if (chat.lastSeq > followed.seenSeq) {
-      followed.seenSeq = chat.lastSeq
-      const [latest] = await this.deps.chats.listMessages(chat.chatId, { limit: 1, fromEnd: true })
-      if (latest && latest.senderId !== this.viewer.userId) {
-        this.queue.push({ kind: 'newMessage', chatId: chat.chatId, message: toMessageView(latest, this.viewer.userId), unreadCount: chat[side].unread })
+      const unseen = await this.deps.chats.listMessages(chat.chatId, { afterSeq: followed.seenSeq, limit: CATCH_UP_PAGE, fromEnd: true })
+      followed.seenSeq = Math.max(followed.seenSeq, chat.lastSeq)
+      const newest = unseen.findLast((message) => message.senderId !== this.viewer.userId)
+      if (newest) {
+        this.queue.push({ kind: 'newMessage', chatId: chat.chatId, message: toMessageView(newest, this.viewer.userId), unreadCount: chat[side].unread })
       }
     }
     if (chat.status !== 'ACTIVE') {

@@ -9,16 +9,17 @@ import {
   TrimmedDataAccessException,
   type _Record,
 } from '@aws-sdk/client-dynamodb-streams'
-import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { DeleteItemCommand } from 'dynamodb-toolbox/entity/actions/delete'
+import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
+import { $add, $delete } from 'dynamodb-toolbox/entity/actions/update/symbols'
+import { DeletePartitionCommand } from 'dynamodb-toolbox/table/actions/deletePartition'
 import { EntityFormatter } from 'dynamodb-toolbox/entity/actions/format'
 import type { Logger } from 'pino'
 import { keyOf, type HushEntities } from './entities.js'
 
 /** The principal DynamoDB names on a stream record when its TTL process deleted the item. */
 const TTL_PRINCIPAL = 'dynamodb.amazonaws.com'
-const BATCH_WRITE_MAX = 25
 /**
  * Stream records read per call. Every write of the table shows on the stream, and this process
  * also serves live traffic: small pages, read back to back while a shard has a backlog, keep each
@@ -30,7 +31,6 @@ const BACKLOG_PAUSE_MS = 20
 
 export interface ExpiryCascadeOptions {
   client: DynamoDBClient
-  documentClient: DynamoDBDocumentClient
   /** Built from the same endpoint, region and credentials as `client`. */
   streamsClient: DynamoDBStreamsClient
   tableName: string
@@ -46,8 +46,8 @@ export interface ExpiryCascadeOptions {
  * Reclaims everything of an expired chat without scanning. Only the chat item carries a TTL
  * (refreshed by every message at no extra write); when DynamoDB's TTL deletes it, the stream's
  * REMOVE record (principal dynamodb.amazonaws.com) triggers this cascade, which deletes the
- * chat's partition (messages, idempotency records) by Query, its two memberships and its pair
- * pointer. Deletes are idempotent, so several processes may run it, and a shard re-read from
+ * chat's partition (messages, idempotency records, photo records) by Query, its two memberships,
+ * its place in both live sets and its pair pointer, every key built by the toolbox entities. Deletes are idempotent, so several processes may run it, and a shard re-read from
  * TRIM_HORIZON after a restart does no harm.
  *
  * Worst case: a chat of n messages costs n deletes once, at expiry (amortised one per message);
@@ -155,40 +155,43 @@ export class ExpiryCascade {
     if (record.eventName !== 'REMOVE' || record.userIdentity?.PrincipalId !== TTL_PRINCIPAL) return
     const image = record.dynamodb?.OldImage
     if (!image) return
-    const stored = unmarshall(image as Parameters<typeof unmarshall>[0])
+    const stored = unmarshall(image)
     const { Chat } = this.options.entities
     if (stored[Chat.table.entityAttributeSavedAs] !== Chat.entityName) return
     const chat = Chat.build(EntityFormatter).format(stored)
     await this.reclaim(chat.chatId, [chat.aUserId, chat.bUserId], chat.pairKey)
   }
 
+  /** Takes an expired chat out of a user's live set, where a prune would have found it otherwise. */
+  private async leaveLiveSet(userId: string, chatId: string): Promise<void> {
+    try {
+      await this.options.entities.LiveChats.build(UpdateItemCommand)
+        .item({ userId, chatIds: $delete(new Set([chatId])), version: $add(1) })
+        .options({ condition: { attr: 'version', exists: true } })
+        .send()
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error
+    }
+  }
+
   /** Deletes every remaining item of an expired chat. */
   async reclaim(chatId: string, userIds: string[], pairKey: string): Promise<void> {
-    const { documentClient, tableName, entities } = this.options
-    const partition = keyOf(entities.Chat, { chatId }).pk
-    let exclusiveStartKey: Record<string, unknown> | undefined
-    let deleted = 0
-    do {
-      const page = await documentClient.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': partition },
-          ProjectionExpression: 'pk, sk',
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      )
-      const keys = page.Items ?? []
-      for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX) {
-        await this.batchDelete(keys.slice(i, i + BATCH_WRITE_MAX))
-      }
-      deleted += keys.length
-      exclusiveStartKey = page.LastEvaluatedKey
-    } while (exclusiveStartKey)
-    for (const userId of userIds) await entities.Membership.build(DeleteItemCommand).key({ userId, chatId }).send()
+    const { Chat, Message, MessageRequest, Photo, Membership, Pair } = this.options.entities
+    // The chat's partition: its messages, idempotency records and photo records (the Chat item
+    // itself is what TTL deleted). The toolbox queries it and deletes in batches, retrying what
+    // DynamoDB leaves unprocessed.
+    await Chat.table
+      .build(DeletePartitionCommand)
+      .entities(Message, MessageRequest, Photo)
+      .query({ partition: keyOf(Chat, { chatId }).pk })
+      .send()
+    for (const userId of userIds) {
+      await Membership.build(DeleteItemCommand).key({ userId, chatId }).send()
+      await this.leaveLiveSet(userId, chatId)
+    }
     try {
       // Only while the pair still points at this chat: a newer chat of the pair keeps its pointer.
-      await entities.Pair.build(DeleteItemCommand)
+      await Pair.build(DeleteItemCommand)
         .key({ pairKey })
         .options({ condition: { attr: 'chatId', eq: chatId } })
         .send()
@@ -196,17 +199,6 @@ export class ExpiryCascade {
       if (!isConditionalCheckFailure(error)) throw error
     }
     await this.options.onChatReclaimed?.(chatId)
-    this.options.logger.info({ chatId, deleted }, 'expired chat reclaimed')
-  }
-
-  private async batchDelete(keys: Record<string, unknown>[]): Promise<void> {
-    let pending = keys.map((key) => ({ DeleteRequest: { Key: key } }))
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const { UnprocessedItems } = await this.options.documentClient.send(
-        new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending } }),
-      )
-      pending = (UnprocessedItems?.[this.options.tableName] ?? []) as typeof pending
-      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)))
-    }
+    this.options.logger.info({ chatId }, 'expired chat reclaimed')
   }
 }

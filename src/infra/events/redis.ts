@@ -1,4 +1,5 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions'
+import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '../../domain/events.js'
 import type { RedisConnections } from '../redis/connections.js'
@@ -43,7 +44,7 @@ export class RedisEventBus implements EventBus {
     this.log = options.logger.child({ component: 'events' })
     this.prefix = options.prefix
     this.subscriber = options.redis.subscriber
-    this.pubsub = new RedisPubSub({ publisher: options.redis.commands, subscriber: options.redis.subscriber })
+    this.pubsub = new RedisPubSub({ publisher: options.redis.commands, subscriber: subscriberFor(this.subscriber, this.log) })
     // ioredis resubscribes every channel once it is ready again; what was published meanwhile is gone.
     this.subscriber.on('close', this.onLost)
     this.subscriber.on('ready', this.onReady)
@@ -88,4 +89,24 @@ export class RedisEventBus implements EventBus {
     this.gapListeners.clear()
     this.topicRefs.clear()
   }
+}
+
+/**
+ * The subscriber connection as graphql-redis-subscriptions uses it. The library fires its
+ * unsubscribes and forgets them, so one that fails (the connection closing at shutdown) would be
+ * an unhandled rejection: here it is caught. It also sends a PUNSUBSCRIBE with every UNSUBSCRIBE;
+ * Hush never subscribes by pattern, so that one is skipped.
+ */
+function subscriberFor(redis: Redis, log: Logger): Redis {
+  const client = {
+    on(event: string, listener: (...args: unknown[]) => void) {
+      redis.on(event, listener)
+      return client
+    },
+    subscribe: (channel: string, callback: (error?: Error | null) => void) => redis.subscribe(channel, callback),
+    unsubscribe: (channel: string) =>
+      redis.unsubscribe(channel).catch((error: Error) => log.debug({ channel, err: error.message }, 'unsubscribe failed')),
+    punsubscribe: () => Promise.resolve(),
+  }
+  return client as unknown as Redis
 }

@@ -13,11 +13,13 @@ const PURGE_MS = 10_000
  * again (its time to live), so idle users cost nothing.
  */
 export class InMemoryRateLimiter implements RateLimiter {
-  private readonly buckets = new LRUCache<string, TokenBucket>({ max: BUCKETS_MAX })
+  private readonly buckets: LRUCache<string, TokenBucket>
   private readonly purge: NodeJS.Timeout
 
   constructor(private readonly now: () => number = Date.now) {
-    this.purge = setInterval(() => this.buckets.purgeStale(), PURGE_MS)
+    // Buckets refill on this clock, so they expire on it too.
+    this.buckets = new LRUCache<string, TokenBucket>({ max: BUCKETS_MAX, perf: { now }, ttlResolution: 0 })
+    this.purge = setInterval(() => this.evictRefilled(), PURGE_MS)
     this.purge.unref()
   }
 
@@ -33,6 +35,11 @@ export class InMemoryRateLimiter implements RateLimiter {
     if (refillMs > 0) this.buckets.set(key, bucket, { ttl: refillMs })
     else this.buckets.delete(key)
     return retryAfterMs
+  }
+
+  /** Drops the buckets that are full again (a full bucket is what a missing one means). */
+  evictRefilled(): void {
+    this.buckets.purgeStale()
   }
 
   /** Buckets held now. */

@@ -19,7 +19,9 @@ export class RedisConnections {
   constructor(options: RedisConnectionOptions) {
     const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1_000)
     this.commands = new Redis(options.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true })
-    this.subscriber = new Redis(options.url, { retryStrategy, lazyConnect: true, autoResubscribe: true })
+    // A subscribe made while Redis is away waits for it to come back rather than fail: the
+    // subscriber then resyncs from the store anyway (see RedisEventBus.onGap).
+    this.subscriber = new Redis(options.url, { retryStrategy, lazyConnect: true, autoResubscribe: true, maxRetriesPerRequest: null })
     const log = options.logger.child({ component: 'redis' })
     for (const [role, client] of [['commands', this.commands], ['subscriber', this.subscriber]] as const) {
       client.on('error', (error: Error) => log.warn({ role, err: error.message }, 'Redis connection error'))

@@ -1,4 +1,4 @@
-import { Kind, type DocumentNode, type GraphQLError } from 'graphql'
+import { Kind, OperationTypeNode, type DocumentNode, type GraphQLError, type Source } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 import { isRefusal, type DocumentCache } from './cache.js'
 
@@ -14,23 +14,43 @@ export function useDocumentCache(cache: DocumentCache): Plugin {
   /** Documents the cache checked already. */
   const checked = new WeakSet<DocumentNode>()
   return {
-    onParse({ params, setParsedDocument }) {
-      const source = typeof params.source === 'string' ? params.source : params.source.body
-      const result = cache.check(source)
+    onParse({ params, context, setParsedDocument }) {
+      // Envelop types the parse params loosely: they are graphql's parse arguments.
+      const { source } = params as { source: string | Source }
+      const result = cache.check(typeof source === 'string' ? source : source.body)
       if (!isRefusal(result)) {
         checked.add(result.document)
         return setParsedDocument(result.document)
       }
       // Yoga answers a thrown parse error as it answers any syntax error.
-      if (result.stage !== 'validate') throw result.errors[0]
-      const standIn: DocumentNode = { kind: Kind.DOCUMENT, definitions: [] }
+      if (result.stage !== 'validate') throw result.errors[0]!
+      const standIn = standInFor((context as { params?: { operationName?: string | null } }).params?.operationName)
       refused.set(standIn, result.errors)
       setParsedDocument(standIn)
     },
     onValidate({ params, setResult }) {
-      const errors = refused.get(params.documentAST)
+      const { documentAST } = params as { documentAST: DocumentNode }
+      const errors = refused.get(documentAST)
       if (errors) setResult(errors)
-      else if (checked.has(params.documentAST)) setResult([])
+      else if (checked.has(documentAST)) setResult([])
     },
+  }
+}
+
+/**
+ * An empty operation (named as asked), so that Yoga finds something to run after parsing and goes
+ * on to validation, which answers the refusal.
+ */
+function standInFor(operationName: string | null | undefined): DocumentNode {
+  return {
+    kind: Kind.DOCUMENT,
+    definitions: [
+      {
+        kind: Kind.OPERATION_DEFINITION,
+        operation: OperationTypeNode.QUERY,
+        name: operationName ? { kind: Kind.NAME, value: operationName } : undefined,
+        selectionSet: { kind: Kind.SELECTION_SET, selections: [] },
+      },
+    ],
   }
 }
