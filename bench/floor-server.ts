@@ -23,7 +23,8 @@ wss.on('connection', (socket) => {
     if (isBinary) return
     let frame: { t?: unknown; c?: unknown }
     try {
-      frame = JSON.parse(data.toString())
+      // ws's default binaryType ('nodebuffer'): each message arrives as one Buffer
+      frame = JSON.parse((data as Buffer).toString()) as typeof frame
     } catch {
       return
     }

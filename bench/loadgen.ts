@@ -8,11 +8,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
-import { DynamoDBClient, PutItemCommand, TransactWriteItemsCommand, type AttributeValue } from '@aws-sdk/client-dynamodb'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { WebSocket } from 'ws'
+import { ddbAlone, type DdbJob } from './lib/ddb-alone.js'
 import { round, sleep, summarize, type LatencySummary } from './lib/stats.js'
+import type { Protocol } from './lib/targets.js'
 
-export type Target = 'hush' | 'peer' | 'floor'
+export type { DdbResult } from './lib/ddb-alone.js'
 export type Transport = 'http' | 'ws'
 
 export interface ServerSpec {
@@ -34,7 +36,7 @@ export interface UserSpec {
 }
 
 export type Job =
-  | { type: 'init'; target: Target; servers: ServerSpec[] }
+  | { type: 'init'; protocol: Protocol; servers: ServerSpec[] }
   | { type: 'connect'; users: UserSpec[]; concurrency: number; localAddresses: string[]; settleMs: number }
   | { type: 'close'; keep: number }
   | {
@@ -53,7 +55,7 @@ export type Job =
       drainMs?: number
     }
   | { type: 'sendpath'; transport: Transport; concurrency: number; durationMs: number }
-  | { type: 'ddb'; endpoint: string; table: string; concurrency: number; durationMs: number; runTag: string }
+  | DdbJob
   | { type: 'exit' }
 
 export interface ConnectResult {
@@ -64,6 +66,13 @@ export interface ConnectResult {
   /** from the first socket opened to the last subscription sent */
   connectMs: number
   connectRate: number
+  /**
+   * From the first socket opened until every connection's subscriptions were live: for Hush, until
+   * every chat saw a PresenceEvent (both users subscribed); for the floor and the peer, which
+   * confirm nothing, connectMs.
+   */
+  liveMs: number
+  liveRate: number
   /** socket open → connection_ack (graphql-ws) or → open (floor) */
   handshake: LatencySummary
   settleMs: number
@@ -97,6 +106,8 @@ export interface RateResult {
   drainMs: number
   drained: boolean
   loadgenCpuMs: number
+  /** the load generator's own longest event-loop delay during the step (its stalls inflate latency too) */
+  loadgenLoopMaxMs: number
 }
 
 /** CPU per completed write, by process, filled in by the orchestrator (µs). */
@@ -123,17 +134,6 @@ export interface SendPathResult {
   cpuPerWrite?: CpuPerWrite
 }
 
-export interface DdbResult {
-  concurrency: number
-  durationMs: number
-  completed: number
-  errors: number
-  firstError?: string
-  throughput: number
-  latency: LatencySummary
-  loadgenCpuMs: number
-  cpuPerWrite?: CpuPerWrite
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -153,7 +153,7 @@ const PEER = {
 /** What a message body carries: the step, the sender, the send time and a unique number. */
 const stamp = (step: number, sender: number, n: number) => `${step}|${sender}|${performance.now().toFixed(3)}|${n}`
 
-let target: Target = 'hush'
+let protocol: Protocol = 'hush'
 let servers: ServerSpec[] = []
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 const runTag = randomUUID().slice(0, 8)
@@ -164,6 +164,8 @@ class Conn {
   /** typing events this user should receive, oldest first */
   pendingTyping: Array<{ v: boolean; t: number }> = []
   presenceSeen = false
+  /** when the first PresenceEvent arrived (performance.now()) */
+  presenceAt = 0
   closed = false
   /** this user's typing mutations, one after another as a client sends them */
   chain: Promise<void> = Promise.resolve()
@@ -223,8 +225,22 @@ function onTyping(conn: Conn, value: boolean): void {
 const socketOps = new Map<string, (error?: string) => void>()
 let socketOpSeq = 0
 
+/** What the load generator reads of a graphql-ws frame's payload (an "error" frame's is only logged). */
+interface FramePayload {
+  errors?: unknown
+  data?: {
+    /** The peer server's `chat` subscription. */
+    chat?: { body: string }
+    /** Hush's `chatEvents` subscription. */
+    chatEvents?:
+      | { __typename: 'TypingEvent'; typing: boolean }
+      | { __typename: 'MessageEvent'; message: { fromMe: boolean; body: string } }
+      | { __typename: 'PresenceEvent' | 'ChatClosedEvent' }
+  } | null
+}
+
 function onGraphqlFrame(conn: Conn, raw: string): void {
-  const frame = JSON.parse(raw) as { type: string; id?: string; payload?: any }
+  const frame = JSON.parse(raw) as { type: string; id?: string; payload?: FramePayload }
   switch (frame.type) {
     case 'next': {
       const id = frame.id!
@@ -237,9 +253,9 @@ function onGraphqlFrame(conn: Conn, raw: string): void {
         subscriptionErrors++
         return
       }
-      if (target === 'peer') return onStamped(conn, data.chat.body)
+      if (protocol === 'peer') return onStamped(conn, data.chat!.body)
       if (id === '2') {
-        const event = data.chatEvents
+        const event = data.chatEvents!
         switch (event.__typename) {
           case 'TypingEvent':
             return onTyping(conn, event.typing)
@@ -247,6 +263,7 @@ function onGraphqlFrame(conn: Conn, raw: string): void {
             if (!event.message.fromMe) onStamped(conn, event.message.body)
             return
           case 'PresenceEvent':
+            if (!conn.presenceSeen) conn.presenceAt = performance.now()
             conn.presenceSeen = true
             return
           case 'ChatClosedEvent':
@@ -275,7 +292,7 @@ function open(user: UserSpec, localAddress: string | undefined): Promise<{ conn:
   const started = performance.now()
   return new Promise((resolve, reject) => {
     const options = { localAddress, perMessageDeflate: false, handshakeTimeout: 15_000 }
-    const ws = target === 'floor' ? new WebSocket(server.ws, options) : new WebSocket(server.ws, 'graphql-transport-ws', options)
+    const ws = protocol === 'floor' ? new WebSocket(server.ws, options) : new WebSocket(server.ws, 'graphql-transport-ws', options)
     conn.ws = ws
     let settled = false
     const timer = setTimeout(() => fail(new Error('no connection_ack within 20 s')), 20_000)
@@ -292,7 +309,7 @@ function open(user: UserSpec, localAddress: string | undefined): Promise<{ conn:
       fail(new Error(`closed ${code} ${reason.toString()}`))
     })
     ws.on('open', () => {
-      if (target === 'floor') {
+      if (protocol === 'floor') {
         ws.send(JSON.stringify({ t: 'join', c: `user:${user.idx}` }))
         ws.send(JSON.stringify({ t: 'join', c: user.chatId }))
         settled = true
@@ -303,8 +320,9 @@ function open(user: UserSpec, localAddress: string | undefined): Promise<{ conn:
       ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }))
     })
     ws.on('message', (data) => {
-      const raw = data.toString()
-      if (target === 'floor') {
+      // ws's default binaryType ('nodebuffer'): each message arrives as one Buffer
+      const raw = (data as Buffer).toString()
+      if (protocol === 'floor') {
         const frame = JSON.parse(raw) as { b: string }
         return onStamped(conn, frame.b)
       }
@@ -313,7 +331,7 @@ function open(user: UserSpec, localAddress: string | undefined): Promise<{ conn:
           settled = true
           clearTimeout(timer)
           const handshakeMs = performance.now() - started
-          if (target === 'hush') {
+          if (protocol === 'hush') {
             ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: HUSH.notifications } }))
             ws.send(JSON.stringify({ id: '2', type: 'subscribe', payload: { query: HUSH.chatEvents, variables: { chatId: user.chatId } } }))
           } else {
@@ -361,9 +379,17 @@ async function connect(job: Extract<Job, { type: 'connect' }>): Promise<ConnectR
     if (conn) newChats.set(user.chatId, [...(newChats.get(user.chatId) ?? []), conn])
   }
   const settledChats = () => [...newChats.values()].filter((cs) => cs.some((c) => c.presenceSeen)).length
-  if (target === 'hush') {
+  let liveMs = connectMs
+  if (protocol === 'hush') {
     const deadline = performance.now() + Math.max(job.settleMs, 30_000)
-    while (settledChats() < newChats.size && performance.now() < deadline) await sleep(100)
+    while (settledChats() < newChats.size && performance.now() < deadline) await sleep(20)
+    // Each chat went live when its first PresenceEvent arrived; the last of them ends the connect.
+    let last = 0
+    for (const cs of newChats.values()) {
+      const seen = cs.filter((c) => c.presenceSeen).map((c) => c.presenceAt)
+      if (seen.length) last = Math.max(last, Math.min(...seen))
+    }
+    liveMs = settledChats() === newChats.size ? Math.max(connectMs, last - started) : NaN
   }
   await sleep(job.settleMs)
   const used = process.cpuUsage(cpu)
@@ -374,9 +400,11 @@ async function connect(job: Extract<Job, { type: 'connect' }>): Promise<ConnectR
     firstError,
     connectMs: round(connectMs),
     connectRate: round((handshakes.length / connectMs) * 1000, 0),
+    liveMs: round(liveMs),
+    liveRate: round((handshakes.length / liveMs) * 1000, 0),
     handshake: summarize(handshakes),
     settleMs: round(performance.now() - settleStart),
-    chatsSettled: target === 'hush' ? settledChats() : newChats.size,
+    chatsSettled: protocol === 'hush' ? settledChats() : newChats.size,
     chatsTotal: newChats.size,
     subscriptionErrors,
     total: conns.size,
@@ -435,7 +463,7 @@ function httpPost(url: string, token: string | undefined, query: string, variabl
       // A keep-alive socket the server closed as we reused it: the request never arrived, and both
       // mutations are safe to repeat (setTyping is idempotent, sendMessage has its clientMessageId).
       if (!answered && !retried && error.code === 'ECONNRESET') {
-        httpPost(url, token, query, variables, true).then(resolve)
+        void httpPost(url, token, query, variables, true).then(resolve)
         return
       }
       noteError(error.message)
@@ -465,7 +493,7 @@ function socketMutation(conn: Conn, query: string, variables: Record<string, unk
  */
 function sendEvent(sender: Conn, receiver: Conn, kind: 'typing' | 'message', transport: Transport, n: number): Promise<void> {
   const user = sender.user
-  if (target === 'floor') {
+  if (protocol === 'floor') {
     sender.ws.send(JSON.stringify({ t: 'ev', c: user.chatId, b: stamp(step, user.idx, n) }))
     return Promise.resolve()
   }
@@ -474,7 +502,7 @@ function sendEvent(sender: Conn, receiver: Conn, kind: 'typing' | 'message', tra
   inflight++
   if (inflight > maxInflight) maxInflight = inflight
   let done: Promise<void>
-  if (target === 'peer') {
+  if (protocol === 'peer') {
     done = issue(PEER.send, { chatId: user.chatId, body: stamp(step, user.idx, n) })
   } else if (kind === 'typing') {
     sender.typing = !sender.typing
@@ -505,6 +533,9 @@ function pairsOf(servers?: [number, number]): Array<[Conn, Conn]> {
 
 let sendCounter = 0
 
+/** Hush's typing throttle (500 ms between a chat side's shown changes) plus its sweep (250 ms), and a margin. */
+const TYPING_CHANGE_GAP_MS = 800
+
 async function rate(job: Extract<Job, { type: 'rate' }>): Promise<RateResult> {
   const pairs = pairsOf(job.servers).slice(0, job.pairs)
   if (pairs.length === 0) throw new Error('no connected pairs')
@@ -519,6 +550,8 @@ async function rate(job: Extract<Job, { type: 'rate' }>): Promise<RateResult> {
     b.pendingTyping = []
   }
   const cpu = process.cpuUsage()
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
   measuring = true
   let sent = 0
   let skipped = 0
@@ -551,6 +584,7 @@ async function rate(job: Extract<Job, { type: 'rate' }>): Promise<RateResult> {
   const graceEnd = performance.now() + job.graceMs
   while (performance.now() < graceEnd && (delivered + errors < sent || inflight > 0)) await sleep(20)
   measuring = false
+  loop.disable()
   const used = process.cpuUsage(cpu)
   const lost = Math.max(0, sent - delivered)
   const result: RateResult = {
@@ -571,13 +605,20 @@ async function rate(job: Extract<Job, { type: 'rate' }>): Promise<RateResult> {
     drainMs: 0,
     drained: true,
     loadgenCpuMs: round((used.user + used.system) / 1000),
+    loadgenLoopMaxMs: round(loop.max / 1e6, 1),
   }
   // Leave nobody typing (so no 6 s auto-stop lands in the next step), then let the queues drain.
-  if (target === 'hush' && job.kind === 'typing') {
+  let typingSettlesAt = 0
+  if (protocol === 'hush' && job.kind === 'typing') {
     const stops: Promise<void>[] = []
     for (const pair of pairs) for (const conn of pair) if (conn.typing) stops.push(sendEvent(conn, conn, 'typing', job.transport, ++sendCounter))
     result.cleanupSent = stops.length
     await Promise.race([Promise.all(stops), sleep(10_000)])
+    // Hush shows a chat side's typing changes at most once per 500 ms (and holds back an earlier one
+    // until its 250 ms sweep): a user's first change in the next step must not come sooner after
+    // this typing=false, or that step would measure the throttle (a quarter of a second of delay
+    // for its first events), not the server.
+    typingSettlesAt = performance.now() + TYPING_CHANGE_GAP_MS
   }
   const quietDeadline = performance.now() + (job.drainMs ?? 60_000)
   while (inflight > 0 && performance.now() < quietDeadline) await sleep(20)
@@ -591,6 +632,8 @@ async function rate(job: Extract<Job, { type: 'rate' }>): Promise<RateResult> {
     seen = now
     await sleep(150)
   }
+  const rest = typingSettlesAt - performance.now()
+  if (rest > 0) await sleep(rest)
   samples = []
   return result
 }
@@ -653,169 +696,10 @@ async function sendPath(job: Extract<Job, { type: 'sendpath' }>): Promise<SendPa
   }
 }
 
-/**
- * DynamoDB Local's own throughput for Hush's send write set: per message one TransactWriteItems
- * of the three items Hush writes (Update of the chat item with its seq condition and unread
- * counters, Put of the message, Put of the idempotency record), item for item as
- * dynamodb-toolbox writes them, with the same concurrency, one writer per chat.
- */
-async function ddb(job: Extract<Job, { type: 'ddb' }>): Promise<DdbResult> {
-  const client = new DynamoDBClient({
-    endpoint: job.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'hushlocal', secretAccessKey: 'hushlocal' },
-  })
-  const S = (s: string): AttributeValue => ({ S: s })
-  const N = (n: number): AttributeValue => ({ N: String(n) })
-  const now = Date.now()
-  const expires = now + 86_400_000
-  const chats = Array.from({ length: job.concurrency }, (_, i) => `ddb${job.runTag}x${i}`)
-  await Promise.all(
-    chats.map((chatId) =>
-      client.send(
-        new PutItemCommand({
-          TableName: job.table,
-          Item: {
-            pk: S(`CHAT#${chatId}`),
-            sk: S('CHAT'),
-            _et: S('Chat'),
-            pairKey: S(`pair${chatId}`),
-            generation: N(0),
-            postId: S('01JBENCHPOSTID000000000000'),
-            aUserId: S('u_bencha'),
-            aRole: S('COMMENTER'),
-            aAlias: S('Amber Fox'),
-            aReadSeq: N(0),
-            aDeliveredSeq: N(0),
-            aUnread: N(0),
-            bUserId: S('u_benchb'),
-            bRole: S('AUTHOR'),
-            bAlias: S('Quiet Owl'),
-            bReadSeq: N(0),
-            bDeliveredSeq: N(0),
-            bUnread: N(0),
-            status: S('ACTIVE'),
-            createdAt: N(now),
-            lastActivityAt: N(now),
-            expiresAt: N(expires),
-            lastSeq: N(0),
-            ttl: N(Math.ceil(expires / 1000)),
-          },
-        }),
-      ),
-    ),
-  )
-  let completed = 0
-  let failures = 0
-  let firstFailure: string | undefined
-  const latencies: number[] = []
-  const cpu = process.cpuUsage()
-  const deadline = performance.now() + job.durationMs
-  const started = performance.now()
-  const worker = async (chatId: string) => {
-    let seq = 0
-    while (performance.now() < deadline) {
-      const at = Date.now()
-      const next = seq + 1
-      const t0 = performance.now()
-      try {
-        await client.send(
-          new TransactWriteItemsCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: job.table,
-                  Key: { pk: S(`CHAT#${chatId}`), sk: S('CHAT') },
-                  UpdateExpression:
-                    'SET #lastSeq = :seq, #lastActivityAt = :now, #expiresAt = :exp, #ttl = :ttl, #aReadSeq = :seq, #aDeliveredSeq = :seq, #aUnread = :zero, #et = if_not_exists(#et, :et) ADD #bUnread :one',
-                  ConditionExpression: '(#lastSeq = :prev) AND (#status = :active) AND (#expiresAt > :now)',
-                  ExpressionAttributeNames: {
-                    '#lastSeq': 'lastSeq',
-                    '#lastActivityAt': 'lastActivityAt',
-                    '#expiresAt': 'expiresAt',
-                    '#ttl': 'ttl',
-                    '#aReadSeq': 'aReadSeq',
-                    '#aDeliveredSeq': 'aDeliveredSeq',
-                    '#aUnread': 'aUnread',
-                    '#bUnread': 'bUnread',
-                    '#status': 'status',
-                    '#et': '_et',
-                  },
-                  ExpressionAttributeValues: {
-                    ':seq': N(next),
-                    ':prev': N(seq),
-                    ':now': N(at),
-                    ':exp': N(at + 86_400_000),
-                    ':ttl': N(Math.ceil((at + 86_400_000) / 1000)),
-                    ':active': S('ACTIVE'),
-                    ':et': S('Chat'),
-                    ':zero': N(0),
-                    ':one': N(1),
-                  },
-                },
-              },
-              {
-                Put: {
-                  TableName: job.table,
-                  Item: {
-                    pk: S(`CHAT#${chatId}`),
-                    sk: S(`MSG#${String(next).padStart(10, '0')}`),
-                    _et: S('Message'),
-                    seq: N(next),
-                    senderId: S('u_bencha'),
-                    clientMessageId: S(`${job.runTag}-${chatId}-${next}`),
-                    body: S(`0|0|${performance.now().toFixed(3)}|${next}`),
-                    createdAt: N(at),
-                  },
-                  ConditionExpression: 'attribute_not_exists(#pk)',
-                  ExpressionAttributeNames: { '#pk': 'pk' },
-                },
-              },
-              {
-                Put: {
-                  TableName: job.table,
-                  Item: {
-                    pk: S(`CHAT#${chatId}`),
-                    sk: S(`REQ#u_bencha#${job.runTag}-${chatId}-${next}`),
-                    _et: S('MessageRequest'),
-                    seq: N(next),
-                  },
-                  ConditionExpression: 'attribute_not_exists(#pk)',
-                  ExpressionAttributeNames: { '#pk': 'pk' },
-                },
-              },
-            ],
-          }),
-        )
-        seq = next
-        completed++
-        latencies.push(performance.now() - t0)
-      } catch (error) {
-        failures++
-        firstFailure ??= `${(error as Error).name}: ${(error as Error).message}`
-      }
-    }
-  }
-  await Promise.all(chats.map(worker))
-  const elapsed = performance.now() - started
-  client.destroy()
-  const used = process.cpuUsage(cpu)
-  return {
-    concurrency: job.concurrency,
-    durationMs: round(elapsed),
-    completed,
-    errors: failures,
-    firstError: firstFailure,
-    throughput: round((completed / elapsed) * 1000, 0),
-    latency: summarize(latencies),
-    loadgenCpuMs: round((used.user + used.system) / 1000),
-  }
-}
-
 async function handle(job: Job): Promise<unknown> {
   switch (job.type) {
     case 'init':
-      target = job.target
+      protocol = job.protocol
       servers = job.servers
       return { ok: true }
     case 'connect':
@@ -827,7 +711,7 @@ async function handle(job: Job): Promise<unknown> {
     case 'sendpath':
       return sendPath(job)
     case 'ddb':
-      return ddb(job)
+      return ddbAlone(job)
     case 'exit':
       await closeAbove(0)
       setImmediate(() => process.exit(0))

@@ -9,7 +9,7 @@
  * PORT and HOST from the environment; answers GET /healthz.
  */
 import { createServer } from 'node:http'
-import type { ExecutionArgs } from 'graphql'
+import type { DocumentNode, ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql'
 import { createPubSub, createSchema, createYoga } from 'graphql-yoga'
 import { useServer } from 'graphql-ws/use/ws'
 import { WebSocketServer } from 'ws'
@@ -75,21 +75,23 @@ useServer(
     execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
     subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
     onSubscribe: async (ctx, _id, params) => {
-      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+      const enveloped = yoga.getEnveloped({
         ...ctx,
         req: ctx.extra.request,
         socket: ctx.extra.socket,
         params,
       })
+      const { execute, subscribe, contextFactory, parse, validate } = enveloped
+      // envelop types the schema, parse's document and validate's errors as `any`: they are graphql-js's.
       const args = {
-        schema,
+        schema: enveloped.schema as GraphQLSchema,
         operationName: params.operationName,
-        document: parse(params.query),
+        document: parse(params.query) as DocumentNode,
         variableValues: params.variables,
         contextValue: await contextFactory(),
         rootValue: { execute, subscribe },
       }
-      const errors = validate(args.schema, args.document)
+      const errors = validate(args.schema, args.document) as readonly GraphQLError[]
       if (errors.length) return errors
       return args
     },

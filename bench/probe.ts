@@ -8,11 +8,37 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import v8 from 'node:v8'
 
 type ProbeRequest = { type: 'mem' | 'cpu' | 'prof-start' | 'prof-stop' | 'heap'; id: number; file?: string }
 
 let session: Session | undefined
+
+/**
+ * Stalls since the last 'cpu' probe (a step's end probe covers the step): the event loop's longest
+ * delay, and the garbage collector's pauses (longest and total), so that a step that failed on a
+ * p99 can be told from one server stall.
+ */
+const loop = monitorEventLoopDelay({ resolution: 10 })
+loop.enable()
+const gc = { count: 0, totalMs: 0, maxMs: 0 }
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++
+    gc.totalMs += entry.duration
+    gc.maxMs = Math.max(gc.maxMs, entry.duration)
+  }
+}).observe({ entryTypes: ['gc'] })
+
+function stallsSinceLastAsked(): { loopMaxMs: number; gcMaxMs: number; gcMs: number; gcCount: number } {
+  const out = { loopMaxMs: loop.max / 1e6, gcMaxMs: gc.maxMs, gcMs: gc.totalMs, gcCount: gc.count }
+  loop.reset()
+  gc.count = 0
+  gc.totalMs = 0
+  gc.maxMs = 0
+  return out
+}
 
 async function answer(request: ProbeRequest): Promise<Record<string, unknown>> {
   switch (request.type) {
@@ -49,7 +75,12 @@ async function answer(request: ProbeRequest): Promise<Record<string, unknown>> {
       break
     }
   }
-  return { mem: process.memoryUsage(), cpu: process.cpuUsage(), gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function' }
+  return {
+    mem: process.memoryUsage(),
+    cpu: process.cpuUsage(),
+    gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
+    stalls: request.type === 'cpu' ? stallsSinceLastAsked() : undefined,
+  }
 }
 
 if (process.send) {

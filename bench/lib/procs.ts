@@ -34,7 +34,18 @@ export function killAllChildren(): void {
 export interface ProbeReply {
   mem: NodeJS.MemoryUsage
   cpu: NodeJS.CpuUsage
+  /** ('cpu' probes) the server's stalls since the previous 'cpu' probe */
+  stalls?: ServerStalls
   gcExposed: boolean
+}
+
+export interface ServerStalls {
+  /** longest event-loop delay */
+  loopMaxMs: number
+  /** longest garbage-collection pause, and all of them */
+  gcMaxMs: number
+  gcMs: number
+  gcCount: number
 }
 
 export interface ServerProc {
@@ -91,12 +102,14 @@ export async function startServer(options: StartOptions): Promise<ServerProc> {
   child.stdout!.on('data', collect)
   child.stderr!.on('data', collect)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  exited.then(() => children.delete(child))
+  void exited.then(() => children.delete(child))
 
   let probeSeq = 0
   const pending = new Map<number, (reply: ProbeReply) => void>()
-  child.on('message', (message: any) => {
-    if (message?.type === 'probe') pending.get(message.id)?.(message)
+  child.on('message', (message) => {
+    // bench/probe.ts answers a probe with { type: 'probe', id, ...reply }
+    const answer = message as (ProbeReply & { type?: unknown; id: number }) | null
+    if (answer?.type === 'probe') pending.get(answer.id)?.(answer)
   })
 
   const base = `http://127.0.0.1:${port}`
@@ -162,15 +175,17 @@ export function startLoadGen(): LoadGen {
   })
   children.add(child)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  exited.then(() => children.delete(child))
+  void exited.then(() => children.delete(child))
   let seq = 0
-  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
-  child.on('message', (message: any) => {
-    const waiter = pending.get(message.id)
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  child.on('message', (message) => {
+    // bench/loadgen.ts answers a job with { id, result } or { id, error }
+    const answer = message as { id: number; result?: unknown; error?: string }
+    const waiter = pending.get(answer.id)
     if (!waiter) return
-    pending.delete(message.id)
-    if (message.error) waiter.reject(new Error(`loadgen: ${message.error}`))
-    else waiter.resolve(message.result)
+    pending.delete(answer.id)
+    if (answer.error) waiter.reject(new Error(`loadgen: ${answer.error}`))
+    else waiter.resolve(answer.result)
   })
   child.once('exit', (code) => {
     for (const waiter of pending.values()) waiter.reject(new Error(`loadgen exited with ${code}`))
@@ -188,7 +203,7 @@ export function startLoadGen(): LoadGen {
         pending.set(id, {
           resolve: (v) => {
             clearTimeout(timer)
-            resolve(v)
+            resolve(v as T)
           },
           reject: (e) => {
             clearTimeout(timer)

@@ -42,7 +42,7 @@ export function round(value: number, digits = 2): number {
 
 /** JSON cannot hold Infinity: it is written as the string "Infinity" and read back. */
 export function jsonSafe(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)))
+  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)))
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
