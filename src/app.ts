@@ -54,7 +54,7 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     const url = await server.listen(config.port, config.host)
     lifecycle.onStop(() => server.close(config.shutdownTimeoutMs))
     publicUrl ||= url
-    logger.info({ url: `${url}/graphql`, dynamodb: storage.endpoint ?? 'aws', redis: config.redisUrl !== undefined }, 'Hush is listening')
+    logger.info({ url: `${url}/graphql`, dynamodb: storage.endpoint ?? 'aws', redis: config.redisClusterNodes ? 'cluster' : config.redisUrl !== undefined }, 'Hush is listening')
     return { url, port: Number(new URL(url).port), dynamodbEndpoint: storage.endpoint, events: messaging.events }
   }
 

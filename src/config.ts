@@ -85,8 +85,10 @@ export interface Config {
     /** Create the table (with indexes, TTL and stream) when missing; off in production. */
     createTable: boolean
   }
-  /** Unset: events stay in this process. */
+  /** Unset (and no cluster): events stay in this process. */
   redisUrl: string | undefined
+  /** Seed nodes of a Redis Cluster (events then use sharded pub/sub); exclusive with redisUrl. */
+  redisClusterNodes: Array<{ host: string; port: number }> | undefined
   /**
    * Addresses (or CIDR ranges, or proxy-addr's names: loopback, linklocal, uniquelocal) of the
    * proxies whose X-Forwarded-For is believed; the client address is the first one not trusted.
@@ -197,6 +199,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     dynamodb,
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisClusterNodes: read.hostPorts('REDIS_CLUSTER_NODES'),
     redisPrefix: read.string('REDIS_PREFIX', 'hush:'),
     trustedProxies: read.list('TRUSTED_PROXIES'),
     graphql: readGraphQL(read),
@@ -209,6 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
     photos: readPhotos(read, dynamodb.region),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
   }
+  read.require(config.redisUrl === undefined || config.redisClusterNodes === undefined, 'REDIS_URL and REDIS_CLUSTER_NODES exclude each other')
   if (!usesEmbeddedDynamoDb(config)) {
     // Only the embedded default may mint its own secrets: processes of a real deployment must share them.
     read.require(config.jwt.secret !== undefined, 'JWT_SECRET is required when DYNAMODB_ENDPOINT or AWS_REGION is set')
@@ -318,3 +322,6 @@ function readPhotos(read: Reader, dynamodbRegion: string | undefined): Config['p
 export function usesEmbeddedDynamoDb(config: Config): boolean {
   return config.dynamodb.endpoint === undefined && config.dynamodb.region === undefined
 }
+
+/** Whether events, presence and limits are shared through Redis (one node or a cluster). */
+export const usesRedis = (config: Config): boolean => config.redisUrl !== undefined || config.redisClusterNodes !== undefined

@@ -73,6 +73,18 @@ export class Reader {
     return { perSecond, burst }
   }
 
+  /** A comma-separated list of host:port. */
+  hostPorts(name: string): Array<{ host: string; port: number }> | undefined {
+    const items = this.list(name)
+    if (items.length === 0) return undefined
+    const parsed = items.map((item) => /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(item))
+    if (parsed.some((match) => !match || Number(match[2]) > 65_535)) {
+      this.problems.push(`${name} must be comma-separated host:port pairs (got "${this.string(name)}")`)
+      return undefined
+    }
+    return parsed.map((match) => ({ host: match![1]!.replace(/^\[|\]$/g, ''), port: Number(match![2]) }))
+  }
+
   list(name: string): string[] {
     return (this.string(name) ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '')
   }

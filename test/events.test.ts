@@ -31,7 +31,7 @@ const adapters: Adapter[] = [
     name: 'Redis',
     create: async () => {
       const logger = pino({ level: 'silent' })
-      const redis = new RedisConnections({ url: inject('redisUrl'), logger })
+      const redis = new RedisConnections({ target: { url: inject('redisUrl') }, logger })
       await redis.connect()
       const bus = new RedisEventBus({ redis, prefix, logger })
       // The bus leaves the connections to their owner (the app); here that is the test.
@@ -109,7 +109,7 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
 describe('Redis adapter', () => {
   it('holds one Redis subscription per channel however many local listeners, and drops it with the last', async () => {
     const logger = pino({ level: 'silent' })
-    const redis = new RedisConnections({ url: inject('redisUrl'), logger })
+    const redis = new RedisConnections({ target: { url: inject('redisUrl') }, logger })
     await redis.connect()
     const bus = new RedisEventBus({ redis, prefix, logger })
     const admin = new Redis(inject('redisUrl'))

@@ -245,6 +245,11 @@ export interface PresenceStore {
    */
   heartbeat(): Promise<PresenceKey[]>
   /**
+   * Writes this process's entries again (Redis may have lost them: a failover, a restart) and
+   * returns the users that became present again because of it.
+   */
+  restore(): Promise<PresenceKey[]>
+  /**
    * Removes the entries of processes whose heartbeat stopped and returns the users that are no
    * longer present because of it. Each dead process is swept by exactly one caller.
    */

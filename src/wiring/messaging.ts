@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Config } from '../config.js'
+import { usesRedis, type Config } from '../config.js'
 import type { EventBus } from '../domain/events.js'
 import type { PresenceStore, RateLimiter } from '../domain/ports.js'
 import { InProcessEventBus } from '../infra/events/in-process.js'
@@ -20,16 +20,17 @@ export interface Messaging {
   check(): Promise<void>
 }
 
-/** Redis when REDIS_URL is set (shared by every process), else this process's memory. */
+/** Redis (one node or a cluster) shared by every process when configured, else this process's memory. */
 export async function openMessaging(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<Messaging> {
-  if (config.redisUrl === undefined) {
+  if (!usesRedis(config)) {
     const events = new InProcessEventBus()
     lifecycle.onStop(() => events.close())
     const rateLimiter = new InMemoryRateLimiter()
     lifecycle.onStop(() => rateLimiter.close())
     return { events, presence: new InMemoryPresenceStore(), rateLimiter, check: async () => {} }
   }
-  const redis = new RedisConnections({ url: config.redisUrl, logger })
+  const target = config.redisClusterNodes ? { clusterNodes: config.redisClusterNodes } : { url: config.redisUrl! }
+  const redis = new RedisConnections({ target, logger })
   lifecycle.onStop(() => redis.close())
   await redis.connect()
   const prefix = config.redisPrefix

@@ -15,7 +15,12 @@ export class PresenceTracker {
     ttlMs: number,
   ) {
     const { clock } = deps
-    this.timers = [clock.every(Math.max(50, ttlMs / 3), () => void this.beat()), clock.every(Math.max(50, ttlMs / 6), () => void this.sweep())]
+    this.timers = [
+      clock.every(Math.max(50, ttlMs / 3), () => void this.beat()),
+      clock.every(Math.max(50, ttlMs / 6), () => void this.sweep()),
+      // After a gap in the bus (a Redis restart or failover) presence may be gone too: rebuild it.
+      deps.events.onGap(() => void this.restore()),
+    ]
     void this.beat()
   }
 
@@ -42,6 +47,11 @@ export class PresenceTracker {
   /** Keeps this process's entries alive, and re-announces them if it had been taken for dead. */
   private async beat(): Promise<void> {
     const back = await this.deps.presence.heartbeat().catch(() => [])
+    for (const key of back) await this.announce(key, true)
+  }
+
+  private async restore(): Promise<void> {
+    const back = await this.deps.presence.restore().catch(() => [])
     for (const key of back) await this.announce(key, true)
   }
 

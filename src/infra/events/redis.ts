@@ -21,33 +21,18 @@ export class RedisEventBus implements EventBus {
   private readonly prefix: string
   private readonly topicRefs = new Map<string, number>()
   private readonly log: Logger
-  private readonly gapListeners = new Set<() => void>()
-  private readonly subscriber: RedisConnections['subscriber']
-  /** True from the subscriber's loss of its connection until it is ready again. */
-  private cutOff = false
-  private readonly onLost = () => void (this.cutOff = true)
-  private readonly onReady = () => {
-    if (!this.cutOff) return
-    this.cutOff = false
-    // ioredis sent the resubscriptions as it got ready; a PING's answer comes after theirs, so
-    // from then on everything published is heard, and the subscribers can read what was not.
-    void this.subscriber
-      .ping()
-      .catch(() => undefined)
-      .then(() => {
-        this.log.info('Redis subscriber back: subscribers resync from the store')
-        for (const listener of this.gapListeners) listener()
-      })
-  }
+  private readonly redis: RedisConnections
+  private readonly stopGaps: Array<() => void> = []
 
   constructor(options: RedisEventBusOptions) {
     this.log = options.logger.child({ component: 'events' })
     this.prefix = options.prefix
-    this.subscriber = options.redis.subscriber
-    this.pubsub = new RedisPubSub({ publisher: options.redis.commands, subscriber: subscriberFor(this.subscriber, this.log) })
-    // ioredis resubscribes every channel once it is ready again; what was published meanwhile is gone.
-    this.subscriber.on('close', this.onLost)
-    this.subscriber.on('ready', this.onReady)
+    this.redis = options.redis
+    this.pubsub = new RedisPubSub({
+      publisher: publisherFor(this.redis),
+      subscriber: subscriberFor(this.redis, this.log),
+      messageEventName: this.redis.messageEvent,
+    })
   }
 
   async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
@@ -78,35 +63,39 @@ export class RedisEventBus implements EventBus {
   }
 
   onGap(listener: () => void): () => void {
-    this.gapListeners.add(listener)
-    return () => this.gapListeners.delete(listener)
+    const stop = this.redis.onGap(listener)
+    this.stopGaps.push(stop)
+    return stop
   }
 
   /** The connections are the app's to close; only local listeners go. */
   async close(): Promise<void> {
-    this.subscriber.off('close', this.onLost)
-    this.subscriber.off('ready', this.onReady)
-    this.gapListeners.clear()
+    for (const stop of this.stopGaps) stop()
     this.topicRefs.clear()
   }
 }
 
 /**
- * The subscriber connection as graphql-redis-subscriptions uses it. The library fires its
- * unsubscribes and forgets them, so one that fails (the connection closing at shutdown) would be
- * an unhandled rejection: here it is caught. It also sends a PUNSUBSCRIBE with every UNSUBSCRIBE;
- * Hush never subscribes by pattern, so that one is skipped.
+ * The subscriber connection as graphql-redis-subscriptions uses it, on one node or a cluster's
+ * shards (SSUBSCRIBE, whose messages come as `smessage`). The library fires its unsubscribes and
+ * forgets them, so one that fails (the connection closing at shutdown) would be an unhandled
+ * rejection: here it is caught. It also sends a PUNSUBSCRIBE with every UNSUBSCRIBE; Hush never
+ * subscribes by pattern, so that one is skipped.
  */
-function subscriberFor(redis: Redis, log: Logger): Redis {
+function subscriberFor(redis: RedisConnections, log: Logger): Redis {
   const client = {
     on(event: string, listener: (...args: unknown[]) => void) {
-      redis.on(event, listener)
+      redis.subscriber.on(event, listener)
       return client
     },
-    subscribe: (channel: string, callback: (error?: Error | null) => void) => redis.subscribe(channel, callback),
-    unsubscribe: (channel: string) =>
-      redis.unsubscribe(channel).catch((error: Error) => log.debug({ channel, err: error.message }, 'unsubscribe failed')),
+    subscribe: (channel: string, callback: (error?: Error | null) => void) => redis.subscribe(channel).then(() => callback(), callback),
+    unsubscribe: (channel: string) => redis.unsubscribe(channel).catch((error: Error) => log.debug({ channel, err: error.message }, 'unsubscribe failed')),
     punsubscribe: () => Promise.resolve(),
   }
   return client as unknown as Redis
+}
+
+/** The publisher as graphql-redis-subscriptions uses it: PUBLISH, or SPUBLISH on a cluster. */
+function publisherFor(redis: RedisConnections): Redis {
+  return { publish: (channel: string, message: string) => redis.publish(channel, message) } as unknown as Redis
 }

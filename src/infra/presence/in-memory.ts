@@ -33,6 +33,10 @@ export class InMemoryPresenceStore implements PresenceStore {
     return []
   }
 
+  async restore(): Promise<PresenceKey[]> {
+    return []
+  }
+
   async sweepExpired(): Promise<PresenceKey[]> {
     return []
   }

@@ -1,28 +1,31 @@
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import type { PresenceKey, PresenceStore } from '../../domain/ports.js'
+import type { RedisCommands } from '../redis/connections.js'
 
 export interface RedisPresenceStoreOptions {
-  redis: Redis
+  redis: RedisCommands
   /** Prepended to every key, so deployments (and test runs) can share one Redis. */
   prefix: string
   /** A process whose last heartbeat is older than this is taken for dead and swept. */
   ttlMs: number
 }
 
-/** How many dead processes, and entries of one, a sweep handles per round trip. */
+/** How many dead processes, and entries of one, a sweep handles per round. */
 const SWEEP_PROCESSES = 16
 const SWEEP_ENTRIES = 500
 
 /**
  * Presence in Redis, kept per process rather than per subscription, so that liveness costs one
  * command per heartbeat however many subscribers a process holds:
- * - `presence:<chatId>:<userId>` is a hash with one field per process holding a subscription of
+ * - `presence:{<chatId>:<userId>}` is a hash with one field per process holding a subscription of
  *   that user on that chat (the process counts its own subscriptions in memory);
- * - `presence:held:<processId>` is the set of those entries, for the sweep;
+ * - `presence:held:{<processId>}` is the set of those entries, for the sweep;
  * - `presence:processes` scores every process by when its heartbeat runs out.
  * ZREM on `presence:processes` decides which process sweeps a dead one: exactly one gets 1 back.
- * Join and leave are scripts, so "was absent"/"is now absent" are decided atomically with the write.
+ * Join and leave are scripts on the entry alone, so "was absent"/"is now absent" are decided
+ * atomically with the write. Every command and script touches one key, so every key may live on
+ * its own shard of a Redis Cluster; the held set is written before a join and after a leave, so
+ * it always covers what the entries hold (an extra member only costs the sweep a no-op).
  */
 export class RedisPresenceStore implements PresenceStore {
   private readonly processId = randomUUID()
@@ -38,12 +41,12 @@ export class RedisPresenceStore implements PresenceStore {
     this.ttlMs = options.ttlMs
   }
 
-  private entryKey(chatId: string, userId: string): string {
-    return `${this.prefix}presence:${chatId}:${userId}`
+  private entryKey(member: string): string {
+    return `${this.prefix}presence:{${member}}`
   }
 
   private heldKey(processId: string): string {
-    return `${this.prefix}presence:held:${processId}`
+    return `${this.prefix}presence:held:{${processId}}`
   }
 
   private get processesKey(): string {
@@ -55,8 +58,7 @@ export class RedisPresenceStore implements PresenceStore {
     const count = this.local.get(member) ?? 0
     this.local.set(member, count + 1)
     if (count > 0) return false
-    const before = await this.redis.hushPresenceJoin(this.entryKey(chatId, userId), this.heldKey(this.processId), this.processId, member)
-    return before === 0
+    return (await this.write(member)) === 0
   }
 
   async leave(chatId: string, userId: string): Promise<boolean> {
@@ -68,28 +70,29 @@ export class RedisPresenceStore implements PresenceStore {
       return false
     }
     this.local.delete(member)
-    const remaining = await this.redis.hushPresenceLeave(this.entryKey(chatId, userId), this.heldKey(this.processId), this.processId, member)
+    const remaining = await this.redis.hushPresenceLeave(this.entryKey(member), this.processId)
+    await this.redis.srem(this.heldKey(this.processId), member)
     return remaining === 0
   }
 
   async isPresent(chatId: string, userId: string): Promise<boolean> {
-    if (this.local.has(memberOf(chatId, userId))) return true
-    return (await this.redis.hlen(this.entryKey(chatId, userId))) > 0
+    const member = memberOf(chatId, userId)
+    if (this.local.has(member)) return true
+    return (await this.redis.hlen(this.entryKey(member))) > 0
   }
 
   async heartbeat(): Promise<PresenceKey[]> {
     const added = await this.redis.zadd(this.processesKey, Date.now() + this.ttlMs, this.processId)
     // Added rather than updated: another process swept this one during a pause, so its entries
     // are gone from Redis while its subscribers are still here.
-    if (Number(added) === 0 || this.local.size === 0) return []
+    return Number(added) === 0 ? [] : this.restore()
+  }
+
+  async restore(): Promise<PresenceKey[]> {
     const members = [...this.local.keys()]
-    const pipeline = this.redis.pipeline() as unknown as PresencePipeline
-    for (const member of members) {
-      const { chatId, userId } = keyOf(member)
-      pipeline.hushPresenceJoin(this.entryKey(chatId, userId), this.heldKey(this.processId), this.processId, member)
-    }
-    const results = (await (pipeline as unknown as ReturnType<Redis['pipeline']>).exec()) ?? []
-    return members.filter((_, i) => results[i]?.[1] === 0).map(keyOf)
+    // One command each, in parallel: ioredis pipelines them per node by itself.
+    const before = await Promise.all(members.map((member) => this.write(member)))
+    return members.filter((_, i) => before[i] === 0).map(keyOf)
   }
 
   async sweepExpired(): Promise<PresenceKey[]> {
@@ -100,14 +103,9 @@ export class RedisPresenceStore implements PresenceStore {
       for (;;) {
         const members = await this.redis.spop(this.heldKey(processId), SWEEP_ENTRIES)
         if (members.length === 0) break
-        const pipeline = this.redis.pipeline() as unknown as PresencePipeline
-        for (const member of members) {
-          const { chatId, userId } = keyOf(member)
-          pipeline.hushPresenceDrop(this.entryKey(chatId, userId), processId)
-        }
-        const results = (await (pipeline as unknown as ReturnType<Redis['pipeline']>).exec()) ?? []
+        const remaining = await Promise.all(members.map((member) => this.redis.hushPresenceDrop(this.entryKey(member), processId)))
         members.forEach((member, i) => {
-          if (results[i]?.[1] === 0) gone.push(keyOf(member))
+          if (remaining[i] === 0) gone.push(keyOf(member))
         })
       }
     }
@@ -116,6 +114,12 @@ export class RedisPresenceStore implements PresenceStore {
 
   async close(): Promise<void> {
     this.local.clear()
+  }
+
+  /** Writes this process's field on an entry; how many processes held it before. */
+  private async write(member: string): Promise<number> {
+    await this.redis.sadd(this.heldKey(this.processId), member)
+    return this.redis.hushPresenceJoin(this.entryKey(member), this.processId)
   }
 }
 
@@ -127,38 +131,31 @@ function keyOf(member: string): PresenceKey {
   return { chatId: member.slice(0, space), userId: member.slice(space + 1) }
 }
 
-interface PresenceScripts<R> {
-  /** Adds this process's field and held entry; the number of processes holding the user before. */
-  hushPresenceJoin(entryKey: string, heldKey: string, processId: string, member: string): R
-  /** Removes them; the number of processes still holding the user. */
-  hushPresenceLeave(entryKey: string, heldKey: string, processId: string, member: string): R
-  /** Removes a dead process's field; the number of processes still holding the user. */
-  hushPresenceDrop(entryKey: string, processId: string): R
+interface PresenceScripts {
+  /** Adds this process's field; the number of processes holding the entry before. */
+  hushPresenceJoin(entryKey: string, processId: string): Promise<number>
+  /** Removes a process's field; the number of processes still holding the entry. */
+  hushPresenceLeave(entryKey: string, processId: string): Promise<number>
+  hushPresenceDrop(entryKey: string, processId: string): Promise<number>
 }
 
-type PresenceRedis = Redis & PresenceScripts<Promise<number>>
-type PresencePipeline = PresenceScripts<PresencePipeline>
+type PresenceRedis = RedisCommands & PresenceScripts
 
-function withPresenceScripts(redis: Redis): PresenceRedis {
+function withPresenceScripts(redis: RedisCommands): PresenceRedis {
   const scripted = redis as PresenceRedis
   if (typeof scripted.hushPresenceJoin === 'function') return scripted
   redis.defineCommand('hushPresenceJoin', {
-    numberOfKeys: 2,
+    numberOfKeys: 1,
     lua: `local before = redis.call('HLEN', KEYS[1])
 redis.call('HSET', KEYS[1], ARGV[1], 1)
-redis.call('SADD', KEYS[2], ARGV[2])
 return before`,
   })
-  redis.defineCommand('hushPresenceLeave', {
-    numberOfKeys: 2,
-    lua: `redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('SREM', KEYS[2], ARGV[2])
-return redis.call('HLEN', KEYS[1])`,
-  })
-  redis.defineCommand('hushPresenceDrop', {
+  const remove = {
     numberOfKeys: 1,
     lua: `redis.call('HDEL', KEYS[1], ARGV[1])
 return redis.call('HLEN', KEYS[1])`,
-  })
+  }
+  redis.defineCommand('hushPresenceLeave', remove)
+  redis.defineCommand('hushPresenceDrop', remove)
   return scripted
 }

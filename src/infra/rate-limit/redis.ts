@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis'
 import type { Rate, RateLimiter, RetryAfterMs } from '../../domain/ports.js'
+import type { RedisCommands } from '../redis/connections.js'
 import { InMemoryRateLimiter } from './in-memory.js'
 
 /**
@@ -43,7 +43,7 @@ export class RedisRateLimiter implements RateLimiter {
   private lastWarning = 0
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisCommands,
     private readonly prefix: string,
     private readonly onError: (error: unknown) => void,
   ) {}

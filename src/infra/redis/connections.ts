@@ -1,32 +1,88 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 
+/** One Redis (a URL), or a Redis Cluster (its seed nodes). */
+export type RedisTarget = { url: string } | { clusterNodes: Array<{ host: string; port: number }> }
+
 export interface RedisConnectionOptions {
-  url: string
+  target: RedisTarget
   logger: Logger
 }
 
+/** What events, presence and limits send commands through: a node or a whole cluster. */
+export type RedisCommands = Redis | Cluster
+
+/** A subscriber's losses settle into one gap this long after the last change (a failover flaps). */
+const GAP_SETTLE_MS = 500
+
+const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1_000)
+
 /**
  * The process's two Redis connections, shared by events, presence and rate limits: one for
- * commands (pipelined automatically: a burst of commands in one tick costs one write) and one
- * in subscriber mode, which Redis reserves for pub/sub. ioredis reconnects both by itself and
- * resubscribes the subscriber's channels.
+ * commands (pipelined automatically: a burst in one tick costs one write per node) and one in
+ * subscriber mode. On a Redis Cluster, events use sharded pub/sub (SPUBLISH, SSUBSCRIBE): a
+ * channel lives on one shard, so an event costs that shard alone, where PUBLISH would be
+ * broadcast to every node. ioredis reconnects, follows failovers and resubscribes by itself;
+ * what was published while a subscriber was away is lost, which `onGap` tells.
  */
 export class RedisConnections {
-  readonly commands: Redis
-  readonly subscriber: Redis
+  readonly commands: RedisCommands
+  readonly subscriber: RedisCommands
+  /** True on a cluster: events go through SPUBLISH and SSUBSCRIBE. */
+  readonly sharded: boolean
+  private readonly log: Logger
+  private readonly gapListeners = new Set<() => void>()
+  private lost = false
+  private gapTimer: NodeJS.Timeout | undefined
 
   constructor(options: RedisConnectionOptions) {
-    const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1_000)
-    this.commands = new Redis(options.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true })
-    // A subscribe made while Redis is away waits for it to come back rather than fail: the
-    // subscriber then resyncs from the store anyway (see RedisEventBus.onGap).
-    this.subscriber = new Redis(options.url, { retryStrategy, lazyConnect: true, autoResubscribe: true, maxRetriesPerRequest: null })
-    const log = options.logger.child({ component: 'redis' })
-    for (const [role, client] of [['commands', this.commands], ['subscriber', this.subscriber]] as const) {
-      client.on('error', (error: Error) => log.warn({ role, err: error.message }, 'Redis connection error'))
-      client.on('ready', () => log.debug({ role }, 'Redis ready'))
+    const { target } = options
+    this.log = options.logger.child({ component: 'redis' })
+    this.sharded = 'clusterNodes' in target
+    if ('clusterNodes' in target) {
+      const redisOptions = { retryStrategy, lazyConnect: true }
+      this.commands = new Cluster(target.clusterNodes, { lazyConnect: true, enableAutoPipelining: true, redisOptions: { ...redisOptions, maxRetriesPerRequest: 3 } })
+      this.subscriber = new Cluster(target.clusterNodes, { lazyConnect: true, shardedSubscribers: true, redisOptions: { ...redisOptions, maxRetriesPerRequest: null } })
+      // A node or a shard's subscriber lost (a master failing over), then all shards subscribed again.
+      for (const lost of ['-node', '-subscriber']) this.subscriber.on(lost, () => this.lostSome())
+      this.subscriber.on('subscribersReady', () => this.backAgain())
+    } else {
+      this.commands = new Redis(target.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true })
+      // A subscribe made while Redis is away waits for it to come back rather than fail: the
+      // subscribers resync from the store then anyway (onGap).
+      this.subscriber = new Redis(target.url, { retryStrategy, lazyConnect: true, autoResubscribe: true, maxRetriesPerRequest: null })
+      this.subscriber.on('close', () => this.lostSome())
+      this.subscriber.on('ready', () => this.backAgain())
     }
+    for (const [role, client] of [['commands', this.commands], ['subscriber', this.subscriber]] as const) {
+      client.on('error', (error: Error) => this.log.warn({ role, err: error.message }, 'Redis connection error'))
+    }
+  }
+
+  /** The event a subscriber's messages come as: `message`, or `smessage` for sharded channels. */
+  get messageEvent(): 'message' | 'smessage' {
+    return this.sharded ? 'smessage' : 'message'
+  }
+
+  publish(channel: string, message: string): Promise<number> {
+    return (this.sharded ? this.commands.spublish(channel, message) : this.commands.publish(channel, message)) as Promise<number>
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    await (this.sharded ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel))
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await (this.sharded ? this.subscriber.sunsubscribe(channel) : this.subscriber.unsubscribe(channel))
+  }
+
+  /**
+   * Calls `listener` once the subscriber is back after losing its connection (or a shard's), so
+   * that subscribers reconcile with the store at once instead of at their next event.
+   */
+  onGap(listener: () => void): () => void {
+    this.gapListeners.add(listener)
+    return () => this.gapListeners.delete(listener)
   }
 
   async connect(): Promise<void> {
@@ -39,6 +95,34 @@ export class RedisConnections {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.gapTimer)
+    this.gapListeners.clear()
     await Promise.all([this.commands.quit().catch(() => this.commands.disconnect()), this.subscriber.quit().catch(() => this.subscriber.disconnect())])
+  }
+
+  private lostSome(): void {
+    this.lost = true
+    clearTimeout(this.gapTimer)
+  }
+
+  /**
+   * Back: once the subscriber has settled (a failover flaps for a while), and its resubscriptions
+   * have been answered (a PING's answer comes after theirs), everything published from then on is
+   * heard, and the subscribers may read what was not.
+   */
+  private backAgain(): void {
+    if (!this.lost) return
+    clearTimeout(this.gapTimer)
+    this.gapTimer = setTimeout(() => {
+      this.lost = false
+      void this.subscriber
+        .ping()
+        .catch(() => undefined)
+        .then(() => {
+          this.log.info('Redis subscriber back: subscribers resync from the store')
+          for (const listener of this.gapListeners) listener()
+        })
+    }, this.sharded ? GAP_SETTLE_MS : 0)
+    this.gapTimer.unref()
   }
 }
