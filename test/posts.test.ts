@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { newUlid } from '../src/domain/ids.js'
+import type { PostRecord } from '../src/domain/ports.js'
+import { createDynamoClients } from '../src/infra/dynamodb/client.js'
+import { createEntities } from '../src/infra/dynamodb/entities.js'
+import { FEED_HEAD_MAX_AGE_MS } from '../src/infra/dynamodb/feed-head.js'
+import { FEED_SHARDS, feedShardOf, shardLabel } from '../src/infra/dynamodb/feed-shards.js'
+import { DynamoPostStore } from '../src/infra/dynamodb/post-store.js'
+import { createHushTable } from '../src/infra/dynamodb/table.js'
 import { AddCommentDocument, CreatePostDocument, FeedDocument, PostDocument } from './generated/graphql.js'
 import { startTestApp, type TestApp } from './support/app.js'
 import { errorCode, mustRequest, request, signUp, type TestUser } from './support/client.js'
+import { itemsMentioning } from './support/dynamo.js'
 
 describe('posts and comments', () => {
   let app: TestApp
@@ -91,4 +100,114 @@ describe('posts and comments', () => {
     expect(errorCode(await request(app.url, PostDocument, { id: 'x' }))).toBe('UNAUTHENTICATED')
     expect(errorCode(await request(app.url, AddCommentDocument, { postId: 'x', body: 'x' }))).toBe('UNAUTHENTICATED')
   })
+
+  describe('the feed across its shards', () => {
+    let feedApp: TestApp
+    let author: TestUser
+    let store: ReturnType<typeof postStoreOf>
+    /** Every post of this app's table, newest first (what the feed must give, page after page). */
+    const everyPost: string[] = []
+    beforeAll(async () => {
+      feedApp = await startTestApp()
+      author = await signUp(feedApp.url)
+      store = postStoreOf(feedApp)
+      // Two posts on each shard, written straight through the store with ids chosen by their shard
+      // (GraphQL posts land where their random ids say, so 64 of them would miss some shard), then
+      // the 10 newest all on one shard, more than a page's first read of a shard asks for.
+      const posts = [...postsOnEveryShard(author.id, 2), ...postsOnShards(author.id, new Array<number>(10).fill(5))]
+      await Promise.all(posts.map((post) => store.posts.createPost(post)))
+      everyPost.push(...posts.map((post) => post.postId).sort().reverse())
+    })
+    afterAll(async () => {
+      store.close()
+      await feedApp.stop()
+    })
+
+    it('stores every post in the shard its id names, and every shard holds posts', async () => {
+      const stored = await itemsMentioning(feedApp, '"pk":"FEED#')
+      expect(stored.map((item) => item.sk).sort()).toEqual(everyPost.map((id) => `POST#${id}`).sort())
+      for (const item of stored) expect(item.pk).toBe(`FEED#${feedShardOf(String(item.sk).slice('POST#'.length))}`)
+      const shards = new Set(stored.map((item) => item.pk))
+      expect([...shards].sort()).toEqual(Array.from({ length: FEED_SHARDS }, (_, k) => `FEED#${shardLabel(k)}`))
+    })
+
+    it('pages newest first, each post exactly once, with pages of 1, 2 and 7', async () => {
+      for (const size of [1, 2, 7]) expect(await pageThroughFeed(feedApp, author, size)).toEqual(everyPost)
+    })
+
+    it('neither skips nor repeats a post when posts are created between pages', async () => {
+      const before = [...everyPost]
+      const created: string[] = []
+      const seen = await pageThroughFeed(feedApp, author, 7, async () => {
+        // One through the API, one on the next shard in turn: both newer than every page read.
+        const { createPost } = await mustRequest(feedApp.url, CreatePostDocument, { body: 'meanwhile' }, author.token)
+        const [direct] = postsOnShards(author.id, [created.length % FEED_SHARDS])
+        await store.posts.createPost(direct!)
+        created.push(createPost.id, direct!.postId)
+      })
+      expect(seen).toEqual(before)
+      everyPost.unshift(...created.sort().reverse())
+      // First pages come from a head each process keeps for a second, and half of these posts were
+      // written by another store: they show within that second.
+      const firstPage = async () => (await mustRequest(feedApp.url, FeedDocument, { first: created.length }, author.token)).feed.edges.map((edge) => edge.node.id)
+      await expect.poll(firstPage, { timeout: FEED_HEAD_MAX_AGE_MS + 2000, interval: 100 }).toEqual(created)
+    })
+
+    it('keeps comments in the partition of their post, whatever the shard of the post', async () => {
+      const [postId] = everyPost.slice(-1)
+      const first = await mustRequest(feedApp.url, AddCommentDocument, { postId: postId!, body: 'c1' }, author.token)
+      const second = await mustRequest(feedApp.url, AddCommentDocument, { postId: postId!, body: 'c2' }, author.token)
+      const stored = await itemsMentioning(feedApp, first.addComment.id)
+      expect(stored.map((item) => [item.pk, item.sk])).toEqual([[`POST#${postId}`, `COMMENT#${first.addComment.id}`]])
+      const post = await mustRequest(feedApp.url, PostDocument, { id: postId! }, author.token)
+      expect(post.post?.comments.map((comment) => comment.id)).toEqual([first.addComment.id, second.addComment.id])
+    })
+  })
 })
+
+/** All of the feed's post ids, `size` a page, running `between` before every page after the first. */
+async function pageThroughFeed(app: TestApp, user: TestUser, size: number, between: () => Promise<void> = async () => {}): Promise<string[]> {
+  const seen: string[] = []
+  let after: string | null | undefined
+  for (let page = 0; ; page++) {
+    if (page > 0) await between()
+    const { feed } = await mustRequest(app.url, FeedDocument, { first: size, after }, user.token)
+    seen.push(...feed.edges.map((edge) => edge.node.id))
+    if (!feed.pageInfo.hasNextPage) return seen
+    expect(feed.edges).toHaveLength(size)
+    after = feed.pageInfo.endCursor
+  }
+}
+
+/** `perShard` new posts on every shard. */
+function postsOnEveryShard(authorId: string, perShard: number): PostRecord[] {
+  return postsOnShards(authorId, Array.from({ length: FEED_SHARDS * perShard }, (_, n) => n % FEED_SHARDS))
+}
+
+/** New posts (server-made ids, drawn until they fall on the wanted shards), one per entry. */
+function postsOnShards(authorId: string, shards: number[]): PostRecord[] {
+  const wanted = shards.map(shardLabel)
+  const posts: PostRecord[] = []
+  while (wanted.length > 0) {
+    const now = Date.now()
+    const postId = newUlid(now)
+    const at = wanted.indexOf(feedShardOf(postId))
+    if (at === -1) continue
+    wanted.splice(at, 1)
+    posts.push({ postId, authorId, body: `post ${posts.length}`, createdAt: now })
+  }
+  return posts
+}
+
+/** The app's own post store, on its table, for writing posts where a test wants them. */
+function postStoreOf(app: TestApp) {
+  const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, app.config.dynamodb.region)
+  const posts = new DynamoPostStore(createEntities(createHushTable(documentClient, app.config.dynamodb.table)))
+  return {
+    posts,
+    close: () => {
+      client.destroy()
+      streamsClient.destroy()
+    },
+  }
+}

@@ -6,6 +6,7 @@ import { number } from 'dynamodb-toolbox/schema/number'
 import { string } from 'dynamodb-toolbox/schema/string'
 import { set } from 'dynamodb-toolbox/schema/set'
 import { prefix } from 'dynamodb-toolbox/transformers/prefix'
+import { feedShardOf } from './feed-shards.js'
 import { TTL_ATTRIBUTE, type HushTable } from './table.js'
 
 /** Seqs are zero-padded in sort keys so that string order is seq order. */
@@ -34,20 +35,27 @@ function accountEntities(table: HushTable) {
   })
 
   /**
-   * FEED / POST#<postId>: all posts in one partition, ordered by postId (a ULID), so the feed is
-   * one Query read backwards.
+   * FEED#<shard> / POST#<postId>: posts spread over FEED_SHARDS partitions so that no one takes the
+   * app's post writes, the shard derived from the id (so a post's key needs only its id). In each
+   * shard posts sort by postId (a ULID); the feed merges the shards (feed-shards.ts).
    */
   const Post = new Entity({
     name: 'Post',
     table,
     timestamps: false,
     schema: item({
-      feed: string().key().savedAs('pk').const('FEED'),
       postId: string().key().savedAs('sk').transform(prefix('POST')),
       authorId: string(),
       body: string(),
       createdAt: number(),
-    }),
+    }).and((_schema) => ({
+      // Given explicitly only by the feed's Query of one shard; otherwise computed from the id.
+      feedShard: string()
+        .key()
+        .savedAs('pk')
+        .transform(prefix('FEED'))
+        .link<typeof _schema>(({ postId }) => feedShardOf(postId)),
+    })),
   })
 
   /** POST#<postId> / COMMENT#<commentId>: a post's comments sit in its partition, oldest first. */
