@@ -62,12 +62,18 @@ export async function ensureTable(client: DynamoDBClient, name: string): Promise
   const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }))
   const status = ttl.TimeToLiveDescription?.TimeToLiveStatus
   if (status !== 'ENABLED' && status !== 'ENABLING') {
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: name,
-        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
-      }),
-    )
+    try {
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+        }),
+      )
+    } catch (ttlError) {
+      // Several processes starting at once (workers, hosts) all see TTL off and race to turn it
+      // on; the losers are told it already is, which is what they wanted.
+      if (!(ttlError instanceof Error && /already enabled/i.test(ttlError.message))) throw ttlError
+    }
   }
 }
 
