@@ -17,6 +17,8 @@ export interface RunningApp {
   /** The DynamoDB in use (the embedded one's, when embedded). */
   dynamodbEndpoint: string | undefined
   events: EventBus
+  /** Throws unless DynamoDB and Redis answer (what /readyz checks). */
+  checkReadiness(): Promise<void>
 }
 
 export interface App {
@@ -38,6 +40,10 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     const messaging = await openMessaging(config, logger, lifecycle)
     const blobs = await openBlobStore(config, logger, lifecycle)
     let publicUrl = config.photos.publicUrl ?? ''
+    const checkReadiness = async () => {
+      await storage.check()
+      await messaging.check()
+    }
     const services = buildServices({ config, storage, messaging, blobs, secrets, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
     await startJobs({ config, storage, blobs, services, logger }, lifecycle)
     const server = createHushServer({
@@ -46,16 +52,14 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       limits: config.limits,
       graphql: config.graphql,
       trustedProxies: config.trustedProxies,
-      checkReadiness: async () => {
-        await storage.check()
-        await messaging.check()
-      },
+      checkReadiness,
+      readiness: { shedAfterMs: config.unreadyCloseAfterMs },
     })
     const url = await server.listen(config.port, config.host)
     lifecycle.onStop(() => server.close(config.shutdownTimeoutMs))
     publicUrl ||= url
     logger.info({ url: `${url}/graphql`, dynamodb: storage.endpoint ?? 'aws', redis: config.redisClusterNodes ? 'cluster' : config.redisUrl !== undefined }, 'Hush is listening')
-    return { url, port: Number(new URL(url).port), dynamodbEndpoint: storage.endpoint, events: messaging.events }
+    return { url, port: Number(new URL(url).port), dynamodbEndpoint: storage.endpoint, events: messaging.events, checkReadiness }
   }
 
   return {

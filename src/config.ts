@@ -1,3 +1,4 @@
+import os from 'node:os'
 import path from 'node:path'
 import { Reader, type Env } from './env-reader.js'
 
@@ -146,6 +147,10 @@ export interface Config {
   }
   /** Grace period for in-flight work on SIGTERM. */
   shutdownTimeoutMs: number
+  /** Unready this long, close sockets (1013) and refuse new ones until ready; 0: keep serving. */
+  unreadyCloseAfterMs: number
+  /** Worker processes sharing the port (node:cluster); unset: this one process serves. Needs Redis. */
+  workers: number | undefined
 }
 
 export class ConfigError extends Error {
@@ -211,8 +216,12 @@ export function loadConfig(env: Env = process.env): Config {
     presenceTtlMs: read.int('PRESENCE_TTL_MS', 20_000, { min: 100 }),
     photos: readPhotos(read, dynamodb.region),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
+    unreadyCloseAfterMs: read.int('UNREADY_CLOSE_AFTER_MS', 0, { min: 0 }),
+    workers: read.countOrAuto('WORKERS', os.availableParallelism(), { min: 1, max: 1024 }),
   }
   read.require(config.redisUrl === undefined || config.redisClusterNodes === undefined, 'REDIS_URL and REDIS_CLUSTER_NODES exclude each other')
+  // Workers share events, presence and rate limits only through Redis: in-process events would split users between them.
+  read.require(config.workers === undefined || usesRedis(config), 'WORKERS needs Redis (REDIS_URL or REDIS_CLUSTER_NODES): worker processes share events only through it')
   if (!usesEmbeddedDynamoDb(config)) {
     // Only the embedded default may mint its own secrets: processes of a real deployment must share them.
     read.require(config.jwt.secret !== undefined, 'JWT_SECRET is required when DYNAMODB_ENDPOINT or AWS_REGION is set')

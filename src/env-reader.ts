@@ -32,6 +32,17 @@ export class Reader {
     return value
   }
 
+  /** A count from min to max, or "auto" for the caller's `auto` count (kept within min and max); unset: undefined. */
+  countOrAuto(name: string, auto: number, { min, max }: { min: number; max: number }): number | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    if (raw.toLowerCase() === 'auto') return Math.min(Math.max(auto, min), max)
+    const value = Number(raw)
+    if (Number.isInteger(value) && value >= min && value <= max) return value
+    this.problems.push(`${name} must be "auto" or an integer from ${min} to ${max} (got "${raw}")`)
+    return undefined
+  }
+
   bool(name: string, fallback: boolean): boolean {
     const raw = this.string(name)
     if (raw === undefined) return fallback

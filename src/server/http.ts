@@ -14,6 +14,7 @@ import { createErrorMasker } from './errors.js'
 import { httpOperations, type HttpOperationsOptions } from './http-operations.js'
 import { isPhotoPath, parsePhotoTicket } from './photo-routes.js'
 import { InFlight } from './in-flight.js'
+import { Readiness } from './readiness.js'
 import { socketOperations } from './socket-operations.js'
 import { serveGraphQLWs } from './ws-adapter.js'
 import { createHushYoga, GRAPHQL_PATH, type HushYoga } from './yoga.js'
@@ -28,6 +29,12 @@ export interface HushServerOptions {
   trustedProxies: Config['trustedProxies']
   /** Throws when a backing service (DynamoDB, Redis) cannot be reached; serves /readyz. */
   checkReadiness: () => Promise<void>
+  /**
+   * Unready this long (ms) without a break, the server closes its sockets with 1013 and refuses
+   * new ones until ready again (see README, "Load balancer"). 0 or unset: it keeps serving what
+   * it can. Also the checks' timeout and interval (defaults: 2 s, 1 s).
+   */
+  readiness?: { shedAfterMs?: number; timeoutMs?: number; intervalMs?: number }
 }
 
 export interface HushServer {
@@ -58,14 +65,18 @@ export function createHushServer(options: HushServerOptions): HushServer {
       options.graphql.documentCacheBytes,
     ),
   }
-  const httpServer = http.createServer(requestHandler(options, shared, state))
+  const shedAfterMs = options.readiness?.shedAfterMs ?? 0
+  // Called only once listening, when wsServer (built below, on the HTTP server) exists.
+  const readiness = new Readiness({ ...options.readiness, check: options.checkReadiness, logger, onUnreadyTooLong: () => closeForUnreadiness(wsServer, logger) })
+  const httpServer = http.createServer(requestHandler(options, shared, state, readiness))
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
   const stopKeepAlive = serveGraphQLWs(
     wsServer,
     socketOperations({
       ...shared,
       schema,
-      accepting: () => !state.draining,
+      // Unready with shedding on, a new socket would be closed again soon: refused now instead.
+      accepting: () => !state.draining && (shedAfterMs === 0 || readiness.isReady),
       connectionInitTimeoutMs: limits.connectionInitTimeoutMs,
       maxOperations: limits.maxSubscriptionsPerConnection,
       operationRate: limits.rates.socketOperations,
@@ -78,11 +89,14 @@ export function createHushServer(options: HushServerOptions): HushServer {
         httpServer.once('error', reject)
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject)
+          // Without shedding, the probes' checks are enough: no background checks.
+          if (shedAfterMs > 0) readiness.start()
           resolve(baseUrl(httpServer.address() as AddressInfo))
         })
       }),
     async close(timeoutMs) {
       state.draining = true
+      readiness.stop()
       await drain(httpServer, wsServer, shared.inFlight, timeoutMs, logger)
       stopKeepAlive()
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
@@ -100,7 +114,7 @@ interface SharedParts {
 }
 
 /** HTTP routes: the probes, photos, then /graphql on the lean path or Yoga. */
-function requestHandler(options: HushServerOptions, shared: SharedParts, state: { draining: boolean }): http.RequestListener {
+function requestHandler(options: HushServerOptions, shared: SharedParts, state: { draining: boolean }, readiness: Readiness): http.RequestListener {
   const { services, logger, limits } = options
   const yoga = createHushYoga({ ...shared, logger, graphiql: options.graphql.graphiql, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes })
   const leanPath = httpOperations({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, fallback: answerWithYoga(yoga, shared.clientAddress) })
@@ -116,13 +130,8 @@ function requestHandler(options: HushServerOptions, shared: SharedParts, state: 
     }
     if (path === '/readyz') {
       if (state.draining) return sendJson(res, 503, { status: 'draining' })
-      options.checkReadiness().then(
-        () => sendJson(res, 200, { status: 'ready' }),
-        (error: Error) => {
-          logger.warn({ err: error.message }, 'not ready')
-          sendJson(res, 503, { status: 'unavailable' })
-        },
-      )
+      // Bounded by the check's timeout; the watcher logs the change of state.
+      void readiness.probe().then((failure) => sendJson(res, failure ? 503 : 200, { status: failure ? 'unavailable' : 'ready' }))
       return
     }
     // A refused upload is answered before its body is read; the rest is read and dropped, so the
@@ -152,6 +161,18 @@ function answerWithYoga(yoga: HushYoga, clientAddress: (req: http.IncomingMessag
     // client gone mid-stream ends it; pipeline has then closed both sides.
     await pipeline(Readable.from(response.body as unknown as AsyncIterable<Uint8Array>), res).catch(() => undefined)
   }
+}
+
+/**
+ * Closes every socket of a process that has been unready too long (it cannot deliver other
+ * processes' events without Redis), so that clients reconnect through the load balancer, which
+ * should have stopped routing here by then (/readyz has failed for that long). 1013 Try Again Later: graphql-ws clients retry every close code
+ * but their fatal ones (4500, 4005, 4400, 4004, 4401, 4406, 4409, 4429) and 1000, and the code
+ * says what happened, a temporary condition of this server; 1001 stays the code of a shutdown.
+ */
+function closeForUnreadiness(wsServer: WebSocketServer, logger: Logger): void {
+  logger.warn({ sockets: wsServer.clients.size }, 'unready too long: closing sockets with 1013 so that clients move')
+  for (const socket of wsServer.clients) socket.close(1013, 'Service unavailable: reconnect')
 }
 
 /**

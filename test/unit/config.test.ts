@@ -1,3 +1,4 @@
+import os from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEFAULT_RATES, loadConfig, usesEmbeddedDynamoDb } from '../../src/config.js'
 
@@ -87,5 +88,24 @@ describe('loadConfig', () => {
     expect(usesEmbeddedDynamoDb(config)).toBe(false)
     expect(config.dynamodb.createTable).toBe(false)
     expect(config.chatTtlSeconds).toBe(5)
+  })
+
+  it('reads WORKERS as a count or "auto" (the available cores), requires Redis with it, and lists a bad one with the rest', () => {
+    expect(loadConfig({}).workers).toBeUndefined()
+    expect(loadConfig({ WORKERS: '3', REDIS_URL: 'redis://127.0.0.1:6379' }).workers).toBe(3)
+    expect(loadConfig({ WORKERS: 'auto', REDIS_CLUSTER_NODES: '127.0.0.1:7000' }).workers).toBe(os.availableParallelism())
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env)
+      } catch (error) {
+        return (error as ConfigError).problems.join('\n')
+      }
+      return ''
+    }
+    const withoutRedis = problemsOf({ WORKERS: '2', PORT: 'x' })
+    expect(withoutRedis).toContain('WORKERS needs Redis (REDIS_URL or REDIS_CLUSTER_NODES)')
+    expect(withoutRedis).toContain('PORT must be')
+    expect(problemsOf({ WORKERS: 'many', REDIS_URL: 'redis://127.0.0.1:6379' })).toContain('WORKERS must be "auto" or an integer from 1 to 1024 (got "many")')
+    expect(problemsOf({ WORKERS: '0', REDIS_URL: 'redis://127.0.0.1:6379' })).toContain('WORKERS must be')
   })
 })

@@ -17,6 +17,15 @@ const GAP_SETTLE_MS = 500
 
 const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1_000)
 
+/** Readiness's PING: Redis answers in a millisecond or so; a second of silence is no slow answer. */
+const PING_TIMEOUT_MS = 1_500
+
+/** PINGs unanswered this long: the connections are dead (see ping). */
+const SILENT_RECONNECT_MS = 5_000
+
+/** A connect that has not completed by then is tried again (ioredis's default waits 10 s). */
+const CONNECT_TIMEOUT_MS = 3_000
+
 /**
  * The process's two Redis connections, shared by events, presence and rate limits: one for
  * commands (pipelined automatically: a burst in one tick costs one write per node) and one in
@@ -34,6 +43,8 @@ export class RedisConnections {
   private readonly gapListeners = new Set<() => void>()
   private lost = false
   private gapTimer: NodeJS.Timeout | undefined
+  /** When the first of the PINGs still unanswered was sent. */
+  private silentSince: number | undefined
 
   constructor(options: RedisConnectionOptions) {
     const { target } = options
@@ -47,10 +58,10 @@ export class RedisConnections {
       for (const lost of ['-node', '-subscriber']) this.subscriber.on(lost, () => this.lostSome())
       this.subscriber.on('subscribersReady', () => this.backAgain())
     } else {
-      this.commands = new Redis(target.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true })
+      this.commands = new Redis(target.url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true, connectTimeout: CONNECT_TIMEOUT_MS })
       // A subscribe made while Redis is away waits for it to come back rather than fail: the
       // subscribers resync from the store then anyway (onGap).
-      this.subscriber = new Redis(target.url, { retryStrategy, lazyConnect: true, autoResubscribe: true, maxRetriesPerRequest: null })
+      this.subscriber = new Redis(target.url, { retryStrategy, lazyConnect: true, autoResubscribe: true, maxRetriesPerRequest: null, connectTimeout: CONNECT_TIMEOUT_MS })
       this.subscriber.on('close', () => this.lostSome())
       this.subscriber.on('ready', () => this.backAgain())
     }
@@ -89,9 +100,35 @@ export class RedisConnections {
     await Promise.all([this.commands.connect(), this.subscriber.connect()])
   }
 
-  /** Throws unless Redis answers (for /readyz). */
-  async ping(): Promise<void> {
-    await this.commands.ping()
+  /**
+   * Throws unless Redis answers within `timeoutMs` (for /readyz): a firewall that drops packets
+   * would leave a PING waiting for minutes. When PINGs on one node have gone unanswered for
+   * SILENT_RECONNECT_MS, its connections are taken for dead, though TCP does not know it yet, and
+   * both are dropped and reopened: the subscriber's loss is then told (onGap), and a healed link
+   * is used at once rather than at TCP's next retransmission, which backs off to minutes. A
+   * shorter stall (a slow Redis) is only reported: reconnecting every process would make each
+   * of their streams re-read the store. A cluster's client follows its nodes itself.
+   */
+  async ping(timeoutMs = PING_TIMEOUT_MS): Promise<void> {
+    const sentAt = Date.now()
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))
+    try {
+      if ((await Promise.race([this.commands.ping(), timeout])) !== 'timeout') {
+        this.silentSince = undefined
+        return
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+    this.silentSince ??= sentAt
+    if (!this.sharded && this.commands.status === 'ready' && Date.now() - this.silentSince >= SILENT_RECONNECT_MS) {
+      this.log.warn({ silentMs: Date.now() - this.silentSince }, 'Redis has not answered PING: reconnecting')
+      this.silentSince = undefined
+      this.commands.disconnect(true)
+      this.subscriber.disconnect(true)
+    }
+    throw new Error(`Redis did not answer PING within ${timeoutMs} ms`)
   }
 
   async close(): Promise<void> {
