@@ -9,6 +9,7 @@ import { DynamoAccountStore } from '../infra/dynamodb/account-store.js'
 import { DynamoChatStore } from '../infra/dynamodb/chat-store.js'
 import { createDynamoClients, type DynamoClients } from '../infra/dynamodb/client.js'
 import { createEntities, type HushEntities } from '../infra/dynamodb/entities.js'
+import { expiryIndexLayout } from '../infra/dynamodb/expiry-index.js'
 import { launchDynamoDbLocal } from '../infra/dynamodb/launcher.js'
 import { DynamoPhotoStore } from '../infra/dynamodb/photo-store.js'
 import { DynamoPostStore } from '../infra/dynamodb/post-store.js'
@@ -51,7 +52,7 @@ export async function openStorage(config: Config, logger: Logger, lifecycle: Lif
     entities,
     accounts: new DynamoAccountStore(entities),
     posts: new DynamoPostStore(entities),
-    chats: new DynamoChatStore(entities),
+    chats: new DynamoChatStore(entities, expiryIndexLayout(config.chatTtlSeconds)),
     photos: new DynamoPhotoStore(entities),
     check: async () => void (await clients.client.send(new DescribeTableCommand({ TableName: tableName }))),
   }

@@ -6,11 +6,14 @@ import { createEntities } from '../../src/infra/dynamodb/entities.js'
 import { createHushTable } from '../../src/infra/dynamodb/table.js'
 import type { TestApp } from './app.js'
 
+/** Where a table is: a test app's, or one a test made itself. */
+export type TableOf = Pick<TestApp, 'dynamodbEndpoint'> & { config: { dynamodb: Pick<TestApp['config']['dynamodb'], 'region' | 'table'> } }
+
 /**
  * Every stored item of a test app's table whose attributes mention `needle`. A scan is fine in a
  * test that checks what is left; the app itself never scans.
  */
-export async function itemsMentioning(app: TestApp, needle: string): Promise<Record<string, unknown>[]> {
+export async function itemsMentioning(app: TableOf, needle: string): Promise<Record<string, unknown>[]> {
   const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, app.config.dynamodb.region)
   try {
     const found: Record<string, unknown>[] = []

@@ -27,13 +27,18 @@ import type {
 } from '../../domain/ports.js'
 import { closeItems, fromChat, joinItems, requestKey, toChat, toMessage, ttlOf } from './chat-items.js'
 import { keyOf, type HushEntities } from './entities.js'
+import { expiryIndexLayout, indexItemOf, type ExpiryIndexLayout } from './expiry-index.js'
 
 const BATCH_GET_MAX = 100
 
 export class DynamoChatStore implements ChatStore {
   private readonly patterns
 
-  constructor(private readonly entities: HushEntities) {
+  constructor(
+    private readonly entities: HushEntities,
+    /** Where startChat files a chat for the expiry backstop (expiry-index.ts); the default suits the 24 h life. */
+    private readonly expiryLayout: ExpiryIndexLayout = expiryIndexLayout(86_400),
+  ) {
     const messageKey = (chatId: string, seq: number) => keyOf(entities.Message, { chatId, seq })
     this.patterns = {
       /** A chat's messages in a seq range. */
@@ -86,7 +91,7 @@ export class DynamoChatStore implements ChatStore {
   }
 
   async createChat(chat: ChatRecord, previousGeneration: number | undefined, maxLiveChats: number): Promise<CreateChatResult> {
-    const { Pair, Chat } = this.entities
+    const { Pair, Chat, ExpiryIndex } = this.entities
     try {
       await executeTransaction(
         Pair.build(PutTransaction)
@@ -102,6 +107,10 @@ export class DynamoChatStore implements ChatStore {
           .options({ condition: { attr: 'chatId', exists: false } }),
         ...joinItems(this.entities, chat, 'a', maxLiveChats),
         ...joinItems(this.entities, chat, 'b', maxLiveChats),
+        // Last, so the indexes of the conditions read below stay put.
+        ExpiryIndex.build(PutTransaction).item(
+          indexItemOf(this.expiryLayout, { chatId: chat.chatId, pairKey: chat.pairKey, aUserId: chat.a.userId, bUserId: chat.b.userId }, chat.expiresAt),
+        ),
       )
       return 'created'
     } catch (error) {

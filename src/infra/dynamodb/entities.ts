@@ -17,7 +17,7 @@ export const paddedSeq = (seq: number): string => String(seq).padStart(10, '0')
  * builds a key string. docs/data-model.md lists every item and access pattern.
  */
 export function createEntities(table: HushTable) {
-  return { ...accountEntities(table), ...moderationEntities(table), ...chatEntities(table), ...messageEntities(table), ...pairingEntities(table) }
+  return { ...accountEntities(table), ...moderationEntities(table), ...chatEntities(table), ...messageEntities(table), ...pairingEntities(table), ...expiryEntities(table) }
 }
 
 /** Accounts and what they write: users, posts, comments. */
@@ -249,6 +249,62 @@ function pairingEntities(table: HushTable) {
     }),
   })
   return { Pair, Membership, LiveChats }
+}
+
+/** What the expiry path keeps: leases of its background work and the expiry index. */
+function expiryEntities(table: HushTable) {
+  /**
+   * LEASES / LEASE#<leaseName>: who reads a stream shard (the name is the shard id) or runs a job
+   * (the backstop). All leases share one partition, read by one Query: a few dozen small items,
+   * written a few times a minute each (docs/data-model.md, "Expiry").
+   */
+  const Lease = new Entity({
+    name: 'Lease',
+    table,
+    timestamps: false,
+    schema: item({
+      leases: string().key().savedAs('pk').const('LEASES'),
+      leaseName: string().key().savedAs('sk').transform(prefix('LEASE')),
+      kind: string().enum('shard', 'job'),
+      /** Absent while nobody holds it. */
+      owner: string().optional(),
+      /** Raised by every write: a holder that stops raising it is dead (see lease-plan.ts). */
+      counter: number(),
+      /** Shards: the last sequence number handled; jobs: their own progress. */
+      checkpoint: string().optional(),
+      parentShardId: string().optional(),
+      /** A shard read to its end: its children may start. */
+      finished: boolean().optional(),
+    }),
+  })
+
+  /**
+   * EXPIRY#<bucketStart>#<shard> / CHAT#<chatId>: a chat filed under the time bucket of its
+   * (earliest known) expiry, for the backstop. It carries what the reclaim needs, since the chat
+   * item may already be gone.
+   */
+  const ExpiryIndex = new Entity({
+    name: 'ExpiryIndex',
+    table,
+    timestamps: false,
+    schema: item({
+      bucketStart: number().key(),
+      shard: number().key(),
+      chatId: string().key().savedAs('sk').transform(prefix('CHAT')),
+      pairKey: string(),
+      aUserId: string(),
+      bUserId: string(),
+      expiresAt: number(),
+    }).and((_schema) => ({
+      // `_schema` is there for its type only (link's type parameter), hence the underscore.
+      bucketKey: string()
+        .key()
+        .savedAs('pk')
+        .transform(prefix('EXPIRY'))
+        .link<typeof _schema>(({ bucketStart, shard }) => `${bucketStart}#${shard}`),
+    })),
+  })
+  return { Lease, ExpiryIndex }
 }
 
 
