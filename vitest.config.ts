@@ -23,7 +23,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/unit/**'],
+          // test/hosts/ is the multi-host suite (root, namespaces, HAProxy): npm run test:hosts.
+          exclude: ['test/unit/**', 'test/hosts/**'],
           // One DynamoDB Local for the whole run, launched by the same code as `npm start`.
           globalSetup: ['test/support/global-setup.ts'],
         },
