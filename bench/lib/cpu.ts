@@ -91,3 +91,16 @@ export async function cpuMsOfCommand(needles: string[]): Promise<number> {
   }
   return (ticks / HZ) * 1000
 }
+
+/** CPU (user + system) the given processes have used so far, in ms; a process gone counts 0. */
+export async function processCpuMs(pids: number[]): Promise<number> {
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      ticks += parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).ticks
+    } catch {
+      // ended
+    }
+  }
+  return (ticks * 1000) / HZ
+}

@@ -12,9 +12,13 @@ export interface ServerProcess {
   exited: Promise<number | null>
 }
 
-/** Runs `src/main.ts` as its own OS process, exactly as `npm start` does. */
-export function spawnServer(env: Record<string, string | undefined>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/**
+ * Runs Hush as its own OS process, exactly as `npm start` does: from the sources through tsx, or
+ * (`entry: 'dist'`) from the build `npm run build` made, where CPU is measured.
+ */
+export function spawnServer(env: Record<string, string | undefined>, entry: 'src' | 'dist' = 'src'): ServerProcess {
+  const args = entry === 'dist' ? ['--enable-source-maps', 'dist/main.js'] : ['--import', 'tsx', 'src/main.ts']
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
