@@ -11,6 +11,7 @@ import http from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { WebSocket } from 'ws'
 import { ddbAlone, type DdbJob } from './lib/ddb-alone.js'
+import { handleStormJob, type StormJob } from './lib/storm-client.js'
 import { round, sleep, summarize, type LatencySummary } from './lib/stats.js'
 import type { Protocol } from './lib/targets.js'
 
@@ -56,6 +57,8 @@ export type Job =
     }
   | { type: 'sendpath'; transport: Transport; concurrency: number; durationMs: number }
   | DdbJob
+  /** bench/storm.ts: reconnecting clients behind a load balancer (bench/lib/storm-client.ts) */
+  | StormJob
   | { type: 'exit' }
 
 export interface ConnectResult {
@@ -712,6 +715,15 @@ async function handle(job: Job): Promise<unknown> {
       return sendPath(job)
     case 'ddb':
       return ddbAlone(job)
+    case 'storm-init':
+    case 'storm-connect':
+    case 'storm-arm':
+    case 'storm-traffic':
+    case 'storm-traffic-stop':
+    case 'storm-wait':
+    case 'storm-report':
+    case 'storm-close':
+      return handleStormJob(job)
     case 'exit':
       await closeAbove(0)
       setImmediate(() => process.exit(0))
