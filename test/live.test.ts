@@ -5,6 +5,7 @@ import type { ChatBusEvent } from '../src/domain/events.js'
 import { topics } from '../src/domain/events.js'
 import {
   ChatDocument,
+  ChatHistoryDocument,
   ChatEventsDocument,
   ChatsPageDocument,
   CreatePostDocument,
@@ -174,6 +175,8 @@ describe('live events across two server processes', () => {
     await sender.until((items) => ofType(items, 'ReceiptEvent').some((r) => r.peerDeliveredSeq === 1))
     await send(two, commenter, chat.id, 'while they are here')
     await sender.until((items) => ofType(items, 'ReceiptEvent').some((r) => r.peerDeliveredSeq === 2))
+    // The sender's messages are its receipts too (a send stores its sender's marks up to it).
+    await recipient.until((items) => ofType(items, 'ReceiptEvent').length > 0)
     // The live receipt is sent at once and stored lazily; closing the stream stores it.
     recipient.stop()
     const storedMark = async () => (await mustRequest(two.url, ChatDocument, { id: chat.id }, commenter.token)).chat?.peerDeliveredSeq
@@ -181,7 +184,31 @@ describe('live events across two server processes', () => {
     expect(await storedMark()).toBe(2)
     await mustRequest(one.url, MarkReadDocument, { chatId: chat.id, seq: 2 }, author.token)
     await sender.until((items) => ofType(items, 'ReceiptEvent').some((r) => r.peerReadSeq === 2))
-    expect(ofType(recipient.items, 'ReceiptEvent')).toEqual([])
+    // The recipient hears only of the sender's marks, never of its own markRead.
+    expect(ofType(recipient.items, 'ReceiptEvent').map((r) => [r.peerDeliveredSeq, r.peerReadSeq])).toEqual([[2, 2]])
+  })
+
+  it('tells the peer of a read mark that a send raised: a live stream ends where the chat query is, on both processes', async () => {
+    const chat = await newChat()
+    // The commenter watches from both processes.
+    const onTwo = collect(socket(two, commenter), ChatEventsDocument, { chatId: chat.id })
+    const onOne = collect(socket(one, commenter), ChatEventsDocument, { chatId: chat.id })
+    await Promise.all([onTwo, onOne].map((stream) => stream.until(() => true)))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    for (let i = 1; i <= 3; i++) await send(two, commenter, chat.id, `c${i}`)
+    // The author gets them (a history read raises its delivered mark to 3), replies, which stores
+    // its read mark at 4, then marks an older seq read: that moves nothing and publishes nothing.
+    await mustRequest(one.url, ChatHistoryDocument, { id: chat.id, afterSeq: 0 }, author.token)
+    await send(one, author, chat.id, 'a reply reads everything before it')
+    await mustRequest(one.url, MarkReadDocument, { chatId: chat.id, seq: 2 }, author.token)
+    const queried = (await mustRequest(two.url, ChatDocument, { id: chat.id }, commenter.token)).chat!
+    expect([queried.peerDeliveredSeq, queried.peerReadSeq]).toEqual([4, 4])
+    for (const stream of [onTwo, onOne]) {
+      await stream.until((items) => seqsOf(items).length === 4)
+      const marks = () => ofType(stream.items, 'ReceiptEvent').map((r) => [r.peerDeliveredSeq, r.peerReadSeq]).at(-1)
+      await stream.until(() => marks()?.[1] === queried.peerReadSeq, 2_000).catch(() => undefined)
+      expect(marks()).toEqual([queried.peerDeliveredSeq, queried.peerReadSeq])
+    }
   })
 
   it('tracks presence across processes: true when the peer opens chatEvents, false when its last one closes', async () => {

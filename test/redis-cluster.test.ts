@@ -88,10 +88,12 @@ describe('Hush on a Redis Cluster (3 masters, 3 replicas)', () => {
     await authorStream.until((items) => items.some((item) => item.chatEvents.__typename === 'PresenceEvent'))
     await mustRequest(two.url, SetTypingDocument, { chatId: chat.id, typing: true }, commenter.token)
     await authorStream.until((items) => items.some((item) => item.chatEvents.__typename === 'TypingEvent'))
-    for (let i = 1; i <= 6; i++) await send(i % 2 ? two : one, i % 2 ? commenter : author, chat.id, `m${i}`)
+    for (let i = 1; i <= 6; i++) await send(i % 2 ? one : two, i % 2 ? author : commenter, chat.id, `m${i}`)
     await authorStream.until((items) => seqsOf(items).length === 6)
     await commenterStream.until((items) => seqsOf(items).length === 6)
-    await commenterStream.until((items) => items.some(({ chatEvents: e }) => e.__typename === 'ReceiptEvent' && e.peerDeliveredSeq === 5))
+    // Seq 6 is the commenter's: only the author's delivery receipt, from the other process, says
+    // it arrived (the author's own messages only imply its marks up to 5).
+    await commenterStream.until((items) => items.some(({ chatEvents: e }) => e.__typename === 'ReceiptEvent' && e.peerDeliveredSeq === 6))
     expect((await mustRequest(one.url, PeerPresentDocument, { id: chat.id }, author.token)).chat?.peerPresent).toBe(true)
     // The limits and presence live in the cluster (a cross-slot script would have failed, and the
     // limiter fallen back to the process): their keys are there, each on its own slot.

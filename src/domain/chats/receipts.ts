@@ -10,7 +10,10 @@ const RECOUNT_ATTEMPTS = 20
 
 /**
  * Delivered and read marks, and the unread counter, for both the request paths (markRead,
- * history reads) and the live streams: one place that stores marks and tells the peer.
+ * history reads) and the live streams: one place that stores marks and tells the peer. The one
+ * path that moves marks without a receipt from here is a send: it stores its sender's read and
+ * delivered marks up to the message in the message's own write, and the message event is the
+ * receipt (each of the peer's chat streams raises the peer's marks from it; see ChatStream.deliver).
  */
 export class ReceiptService {
   constructor(private readonly deps: { chats: ChatStore; events: EventBus; access: ChatAccess; limits: RateLimits }) {}

@@ -33,18 +33,29 @@ const TYPING_INTERVAL_MS = 500
 /** The peer's presence reaches the client at most once per this long. */
 const PRESENCE_INTERVAL_MS = 1_000
 
-/** The marks of both sides as one stream knows them, so that receipts never move back. */
+/**
+ * The marks of both sides as one stream knows them, so that receipts never move back, and the peer's
+ * marks as last told to the client, so that a receipt goes out only when they moved.
+ */
 class KnownMarks {
   ownReadSeq = 0
   peerDeliveredSeq = 0
   peerReadSeq = 0
+  private toldDeliveredSeq = 0
+  private toldReadSeq = 0
 
-  /** Takes the peer's marks; true when either moved forward. */
-  raisePeer(deliveredSeq: number, readSeq: number): boolean {
-    if (deliveredSeq <= this.peerDeliveredSeq && readSeq <= this.peerReadSeq) return false
+  /** Takes the peer's marks (the client is told of them by `untold`). */
+  raisePeer(deliveredSeq: number, readSeq: number): void {
     this.peerDeliveredSeq = Math.max(this.peerDeliveredSeq, deliveredSeq)
     this.peerReadSeq = Math.max(this.peerReadSeq, readSeq)
-    return true
+  }
+
+  /** The peer's marks if they moved since the client was last told of them, now counted as told. */
+  untold(): { peerDeliveredSeq: number; peerReadSeq: number } | undefined {
+    if (this.peerDeliveredSeq <= this.toldDeliveredSeq && this.peerReadSeq <= this.toldReadSeq) return undefined
+    this.toldDeliveredSeq = this.peerDeliveredSeq
+    this.toldReadSeq = this.peerReadSeq
+    return { peerDeliveredSeq: this.peerDeliveredSeq, peerReadSeq: this.peerReadSeq }
   }
 }
 
@@ -134,6 +145,8 @@ export class ChatStream implements QueueOwner {
     this.pumping = true
     try {
       for (let task = this.inbox.shift(); task && !this.queue.isEnded; task = this.inbox.shift()) await this.handle(task)
+      // Marks implied by the peer's messages just delivered: one receipt per burst, after them.
+      this.tellPeerMarks()
     } catch (error) {
       this.queue.fail(error)
     } finally {
@@ -199,13 +212,20 @@ export class ChatStream implements QueueOwner {
     this.delivery!.storedUpTo(chat[side].deliveredSeq)
     this.marks.ownReadSeq = Math.max(this.marks.ownReadSeq, chat[side].readSeq)
     const peer = chat[other(side)]
-    if (announce) this.raisePeerMarks(peer.deliveredSeq, peer.readSeq)
-    else this.marks.raisePeer(peer.deliveredSeq, peer.readSeq)
+    this.marks.raisePeer(peer.deliveredSeq, peer.readSeq)
+    if (announce) this.tellPeerMarks()
+    else this.marks.untold()
   }
 
   private raisePeerMarks(deliveredSeq: number, readSeq: number): void {
-    if (!this.marks.raisePeer(deliveredSeq, readSeq)) return
-    this.queue.push({ kind: 'receipt', chatId: this.chatId, peerDeliveredSeq: this.marks.peerDeliveredSeq, peerReadSeq: this.marks.peerReadSeq })
+    this.marks.raisePeer(deliveredSeq, readSeq)
+    this.tellPeerMarks()
+  }
+
+  /** A ReceiptEvent with the peer's marks, if they moved since the client last heard of them. */
+  private tellPeerMarks(): void {
+    const untold = this.marks.untold()
+    if (untold) this.queue.push({ kind: 'receipt', chatId: this.chatId, ...untold })
   }
 
   private async deliverStoredAfter(from: number, before?: number): Promise<void> {
@@ -231,9 +251,20 @@ export class ChatStream implements QueueOwner {
     }
     this.queue.push({ kind: 'message', chatId: this.chatId, message: toMessageView(message, this.viewer.userId) })
     this.lastDelivered = message.seq
-    // The user's own send stored their delivered mark up to its seq, in the same write.
-    if (fromPeer) this.delivery!.deliveredUpTo(message.seq)
-    else this.delivery!.storedUpTo(message.seq)
+    // A send stores its sender's read and delivered marks up to its seq, in the same write as the
+    // message (the sender has read everything before their own message). So a message of the peer
+    // is also the peer's receipt: the stream raises the peer's marks from it and tells the client
+    // (at the end of the burst, see pump), exactly as a chat query would show them. Inferred here
+    // rather than published by the send: no second bus event per message, no extra write, nothing
+    // that identifies anyone, and it holds on every process and through a gap filled from the
+    // store, since every stream delivers every message.
+    if (fromPeer) {
+      this.marks.raisePeer(message.seq, message.seq)
+      this.delivery!.deliveredUpTo(message.seq)
+    } else {
+      this.marks.ownReadSeq = Math.max(this.marks.ownReadSeq, message.seq)
+      this.delivery!.storedUpTo(message.seq)
+    }
   }
 
   private end(reason: ChatCloseReason): void {

@@ -62,4 +62,35 @@ describe('delivery receipts (domain, in memory)', () => {
     const { chat: stored, side } = (await domain.services.chats.chat(b, chat.id))!.internal
     expect(stored[side].unread).toBe(0)
   })
+
+  it('tells the peer of the marks a send raised (one receipt per burst), so a later markRead of an older seq leaves nothing untold', async () => {
+    domain = domainOnMemory()
+    const [a, b] = [domain.user(), domain.user()]
+    const chat = await domain.chat(a, b)
+    const send = (viewer: typeof a, body: string) => domain.services.messages.sendMessage(viewer, chat.id, randomUUID(), body, null)
+    const stream = await domain.services.live.chatEvents(b, chat.id, undefined)
+    const seen: unknown[] = []
+    void (async () => {
+      for await (const event of stream) if (event.kind === 'receipt') seen.push([event.peerDeliveredSeq, event.peerReadSeq])
+    })()
+    for (let i = 1; i <= 3; i++) await send(b, `b${i}`)
+    await send(a, 'a reply reads everything before it')
+    await settle()
+    expect(seen).toEqual([[4, 4]])
+    // Moves nothing, publishes nothing: the stream already knows.
+    await domain.services.receipts.markRead(a, chat.id, 2)
+    // A burst of the peer's messages, one of them lost on the bus and filled from the store: one receipt.
+    const publish = domain.events.publish.bind(domain.events)
+    domain.events.publish = async () => {}
+    await send(a, 'lost')
+    domain.events.publish = publish
+    await send(a, 'found')
+    await settle()
+    expect(seen).toEqual([
+      [4, 4],
+      [6, 6],
+    ])
+    const view = (await domain.services.chats.chat(b, chat.id))!
+    expect(seen.at(-1)).toEqual([view.peerDeliveredSeq, view.peerReadSeq])
+  })
 })
