@@ -52,7 +52,12 @@ if (!Number.isSafeInteger(SEED)) throw new Error(`FUZZ_SEED must be an integer, 
 if (!(SCALE > 0)) throw new Error(`FUZZ_SCALE must be a positive number, not ${process.env.FUZZ_SCALE}`)
 /** Writing fields let through per run: DynamoDB Local is shared with the other test files, and slow to write. */
 const WRITE_BUDGET = 300
-const RSS_GROWTH_LIMIT = 100 * 1024 * 1024
+/**
+ * RSS growth allowed across the whole fuzz (~6,000 requests), read without a forced GC: the heap's
+ * high-water mark moves with how busy the machine is (up to ~106 MB seen on a loaded 2-core box,
+ * 20-60 MB on a quiet one). A leak per request, as the ones this fuzz found, shows as gigabytes.
+ */
+const RSS_GROWTH_LIMIT = 160 * 1024 * 1024
 
 const runs = (n: number) => Math.max(1, Math.round(n * SCALE))
 const MiB = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`
@@ -222,7 +227,7 @@ describe('fuzz: hostile documents, variables, requests and socket frames on both
     expect(violations.size, `\n${violations.report()}`).toBe(0)
   }, 120_000)
 
-  it('stays up, answers /healthz, logs no error line in the whole run, and grows its memory by under 100 MB across the fuzz', async () => {
+  it('stays up, answers /healthz, logs no error line in the whole run, and grows its memory by under 160 MB across the fuzz', async () => {
     server.during = 'after the fuzz'
     expect(await server.healthy()).toBe(true)
     await harness.settle()
