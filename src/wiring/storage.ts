@@ -1,5 +1,4 @@
 import path from 'node:path'
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import type { Logger } from 'pino'
 import { usesEmbeddedDynamoDb, type Config } from '../config.js'
 import type { BlobStore } from '../domain/ports.js'
@@ -26,7 +25,7 @@ export interface Storage {
   posts: DynamoPostStore
   chats: DynamoChatStore
   photos: DynamoPhotoStore
-  /** Throws unless the table answers. */
+  /** Throws unless DynamoDB answers, on a path of its own that a saturated pool does not delay (DynamoClients.check). */
   check(): Promise<void>
 }
 
@@ -39,10 +38,7 @@ export async function openStorage(config: Config, logger: Logger, lifecycle: Lif
     endpoint = embedded.endpoint
   }
   const clients = createDynamoClients(endpoint, config.dynamodb.region)
-  lifecycle.onStop(() => {
-    clients.client.destroy()
-    clients.streamsClient.destroy()
-  })
+  lifecycle.onStop(() => clients.destroy())
   const { table: tableName } = config.dynamodb
   if (config.dynamodb.createTable) await ensureTable(clients.client, tableName)
   const entities = createEntities(createHushTable(clients.documentClient, tableName))
@@ -54,7 +50,7 @@ export async function openStorage(config: Config, logger: Logger, lifecycle: Lif
     posts: new DynamoPostStore(entities),
     chats: new DynamoChatStore(entities, expiryIndexLayout(config.chatTtlSeconds)),
     photos: new DynamoPhotoStore(entities),
-    check: async () => void (await clients.client.send(new DescribeTableCommand({ TableName: tableName }))),
+    check: () => clients.check(tableName),
   }
 }
 
