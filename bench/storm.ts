@@ -11,7 +11,12 @@
  * with its own source address) reconnect with jittered backoff and resume from the last seq they
  * hold. Measured from the kill: every client subscribed again and caught up (see storm-client.ts
  * for the definition), messages acknowledged vs received (lost, duplicated, reordered), reconnects
- * per surviving host (HAProxy's counters), the CPU of every process.
+ * per surviving host (HAProxy's counters), how often HAProxy marked a surviving host down (its
+ * `chkdown` counter: each time is a host out of rotation in the middle of the storm) and with which
+ * check statuses, each surviving host's /readyz asked directly every 250 ms (on a kept-alive
+ * connection, so it sees readiness, not the host's accept queue), the CPU of every process. The
+ * final count of lost messages is taken only once every traffic client is live again and holds
+ * every acknowledged message of its chat (or the grace of `--timeout` ran out: `unsettledAtEnd`).
  *
  * Writes bench/results/storm.json and prints a markdown summary.
  */
@@ -128,6 +133,10 @@ interface RunResult {
   caughtUp: { p50: number | null; p90: number | null; p99: number | null }
   notCaughtUp: number
   h1MarkedDownMs: Record<string, number | null>
+  /** times HAProxy marked a surviving host DOWN after the kill (both nodes), and the check statuses seen */
+  survivorsMarkedDown: Record<string, { downs: number; checkStatuses: string[] }>
+  /** the surviving hosts' /readyz asked directly every 250 ms from the kill: answers by status, and latency */
+  readyz: Record<string, { byStatus: Record<string, number>; p50Ms: number | null; p99Ms: number | null; maxMs: number | null }>
   attempts: { mean: number | null; max: number }
   reconnects: Record<string, { sessions: number; avgPerSec: number | null; peakPerSec: number }>
   haproxy: Record<string, StatRow[]>
@@ -164,7 +173,8 @@ function hostLog(host: Host): RunResult['hostLogs'][string] {
 async function oneRun(run: number, ctx: BenchContext, users: UserSpec[], held: Map<string, number>, redisUrl: string): Promise<RunResult> {
   const port = await freePortOn(HOSTS.map((h) => h.address))
   const lbPort = await freePortOn(LB_ADDRESSES)
-  const env = hushEnv(ctx, { REDIS_URL: redisUrl, TRUSTED_PROXIES: 'loopback', LOG_LEVEL: 'warn' })
+  // UNREADY_CLOSE_AFTER_MS as the README's load balancer section and the multi-host suite set it.
+  const env = hushEnv(ctx, { REDIS_URL: redisUrl, TRUSTED_PROXIES: 'loopback', LOG_LEVEL: 'warn', UNREADY_CLOSE_AFTER_MS: '3000' })
   log(`run ${run}: starting hosts h1..h3 on port ${port}`)
   const hosts: Host[] = await Promise.all(HOSTS.map((h) => startHost(h.name, h.address, port, env)))
 
@@ -254,6 +264,20 @@ async function oneRun(run: number, ctx: BenchContext, users: UserSpec[], held: M
       await sleep(200)
     }
   })()
+  const readyzSeen = new Map<string, Array<{ at: number; status: string; ms: number }>>(hosts.slice(1).map((h) => [h.name, []]))
+  const readyzLoop = Promise.all(
+    hosts.slice(1).map(async (h) => {
+      while (statsRunning) {
+        const started = now()
+        const status = await fetch(`http://${h.address}:${port}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
+          (response) => String(response.status),
+          (error: Error) => (error.name === 'TimeoutError' ? 'timeout' : 'error'),
+        )
+        readyzSeen.get(h.name)!.push({ at: started, status, ms: now() - started })
+        await sleep(250)
+      }
+    }),
+  )
   await Promise.all(loadgens.map((lg) => lg.run({ type: 'storm-arm' })))
   await sleep(1_000)
   const killAt = now()
@@ -268,6 +292,7 @@ async function oneRun(run: number, ctx: BenchContext, users: UserSpec[], held: M
   if (unsettled > 0) log(`${unsettled} traffic clients not live and caught up at the end: their missing messages count as lost`)
   statsRunning = false
   await statsLoop
+  await readyzLoop
   const samples = await cpu.stop()
   const reports = await Promise.all(loadgens.map((lg) => lg.run<StormReport>({ type: 'storm-report' }, 120_000)))
   const finalStat = Object.fromEntries(await Promise.all(lbs.map(async (lb) => [lb.name, (await lb.stat()).filter((r) => r.pxname.startsWith('hush'))] as const)))
@@ -278,7 +303,15 @@ async function oneRun(run: number, ctx: BenchContext, users: UserSpec[], held: M
   await Promise.all(loadgens.splice(0).map((lg) => lg.stop()))
   await Promise.all([...lbs.map((lb) => lb.proc.stop()), ...hosts.map((h) => h.proc.stop())])
 
-  return { ...summarizeRun(run, { reports, stats, samples, killAt, doneAt, initialConnectMs, live, h1Before, finalStat }), hostLogs, unsettledAtEnd: unsettled }
+  const readyz: RunResult['readyz'] = {}
+  for (const [name, seen] of readyzSeen) {
+    const after = seen.filter((r) => r.at >= killAt)
+    const byStatus: Record<string, number> = {}
+    for (const r of after) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1
+    const ms = after.map((r) => r.ms)
+    readyz[name] = { byStatus, p50Ms: round(quantile(ms, 0.5)), p99Ms: round(quantile(ms, 0.99)), maxMs: ms.length ? round(Math.max(...ms)) : null }
+  }
+  return { ...summarizeRun(run, { reports, stats, samples, killAt, doneAt, initialConnectMs, live, h1Before, finalStat }), hostLogs, unsettledAtEnd: unsettled, readyz }
 }
 
 async function waitUp(lbs: HaproxyNode[], servers: string[]): Promise<void> {
@@ -304,7 +337,7 @@ function summarizeRun(
     h1Before: number
     finalStat: Record<string, StatRow[]>
   },
-): Omit<RunResult, 'hostLogs' | 'unsettledAtEnd'> {
+): Omit<RunResult, 'hostLogs' | 'unsettledAtEnd' | 'readyz'> {
   const times = d.reports.flatMap((r) => r.times)
   const since = (values: number[]) => values.map((t) => t - d.killAt)
   const maxOf = (values: number[]) => (values.length && values.every(Number.isFinite) ? Math.max(...values) : NaN)
@@ -335,6 +368,15 @@ function summarizeRun(
     const down = d.stats.find((p) => p.at >= d.killAt && p.rows.some((r) => r.lb === lb && r.pxname === 'hush_sockets' && r.svname === 'h1' && r.status.startsWith('DOWN')))
     h1MarkedDownMs[lb] = down ? round(down.at - d.killAt) : null
   }
+  const survivorsMarkedDown: RunResult['survivorsMarkedDown'] = {}
+  for (const host of HOSTS.slice(1)) {
+    const rowsAt = (p: StatPoint) => p.rows.filter((r) => r.pxname === 'hush_sockets' && r.svname === host.name)
+    const base = d.stats.find((p) => p.at >= d.killAt) ?? d.stats[0]
+    const last = d.stats.at(-1)
+    const downs = base && last ? rowsAt(last).reduce((sum, r) => sum + r.chkdown, 0) - rowsAt(base).reduce((sum, r) => sum + r.chkdown, 0) : 0
+    const checkStatuses = [...new Set(d.stats.filter((p) => p.at >= d.killAt).flatMap((p) => rowsAt(p).map((r) => r.check_status)))]
+    survivorsMarkedDown[host.name] = { downs, checkStatuses }
+  }
   const latencies = d.reports.flatMap((r) => r.traffic.latencies)
   const sum = (pick: (t: StormReport['traffic']) => number) => d.reports.reduce((s, r) => s + pick(r.traffic), 0)
   return {
@@ -351,6 +393,7 @@ function summarizeRun(
     caughtUp: { p50: round(quantile(caught, 0.5)), p90: round(quantile(caught, 0.9)), p99: round(quantile(caught, 0.99)) },
     notCaughtUp,
     h1MarkedDownMs,
+    survivorsMarkedDown,
     attempts: { mean: round(times.reduce((s, t) => s + t.attempts, 0) / times.length, 2), max: Math.max(...times.map((t) => t.attempts)) },
     reconnects,
     haproxy: d.finalStat,
@@ -399,18 +442,25 @@ function markdown(runs: RunResult[], setup: Record<string, unknown>): string {
     '',
     `\`npm run bench:storm -- ${process.argv.slice(2).join(' ')}\`; ${setup.machine as string}`,
     '',
-    '| run | on h1 before | all closed | all re-acked | all live | all caught up | p50 / p99 caught up | not caught up | lost | dup | reordered | acked msgs | h2 / h3 reconnects/s (avg, peak) | CPU cores (h2, h3, DDB, LBs, loadgens, machine) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| run | on h1 before | all closed | all re-acked | all live | all caught up | p50 / p99 caught up | not caught up | lost | dup | reordered | acked msgs | h2 / h3 reconnects/s (avg, peak) | h2 / h3 marked down | h2 / h3 /readyz non-200, max ms | CPU cores (h2, h3, DDB, LBs, loadgens, machine) |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const r of runs) {
     const rc = (h: string) => `${r.reconnects[h]?.avgPerSec ?? 'n/a'}, ${r.reconnects[h]?.peakPerSec ?? 'n/a'}`
+    const downs = (h: string) => r.survivorsMarkedDown[h]?.downs ?? 'n/a'
+    const rz = (h: string) => {
+      const seen = r.readyz[h]
+      if (!seen) return 'n/a'
+      const bad = Object.entries(seen.byStatus).filter(([status]) => status !== '200').reduce((a, [, n]) => a + n, 0)
+      return `${bad}, ${seen.maxMs ?? 'n/a'}`
+    }
     const c = r.cpuCores
     const lbs = (c.lb1 ?? 0) + (c.lb2 ?? 0)
     const lgs = Object.entries(c)
       .filter(([k]) => k.startsWith('loadgen'))
       .reduce((a, [, v]) => a + v, 0)
     lines.push(
-      `| ${r.run} | ${r.h1SessionsBeforeKill} | ${s(r.allClosedMs)} | ${s(r.allAckedMs)} | ${s(r.allLiveMs)} | ${s(r.allCaughtUpMs)} | ${s(r.caughtUp.p50)} / ${s(r.caughtUp.p99)} | ${r.notCaughtUp} | ${r.traffic.lost} | ${r.traffic.duplicated} | ${r.traffic.reordered} | ${r.traffic.acked} | ${rc('h2')} / ${rc('h3')} | ${c.h2 ?? '?'}, ${c.h3 ?? '?'}, ${c['dynamodb-local'] ?? '?'}, ${lbs.toFixed(2)}, ${lgs.toFixed(2)}, ${c.machine ?? '?'} |`,
+      `| ${r.run} | ${r.h1SessionsBeforeKill} | ${s(r.allClosedMs)} | ${s(r.allAckedMs)} | ${s(r.allLiveMs)} | ${s(r.allCaughtUpMs)} | ${s(r.caughtUp.p50)} / ${s(r.caughtUp.p99)} | ${r.notCaughtUp} | ${r.traffic.lost} | ${r.traffic.duplicated} | ${r.traffic.reordered} | ${r.traffic.acked} | ${rc('h2')} / ${rc('h3')} | ${downs('h2')} / ${downs('h3')} | ${rz('h2')} / ${rz('h3')} | ${c.h2 ?? '?'}, ${c.h3 ?? '?'}, ${c['dynamodb-local'] ?? '?'}, ${lbs.toFixed(2)}, ${lgs.toFixed(2)}, ${c.machine ?? '?'} |`,
     )
   }
   const caught = runs.map((r) => r.allCaughtUpMs ?? NaN)

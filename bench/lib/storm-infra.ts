@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
+import { haproxyConfig } from '../../test/hosts/haproxy-config.js'
 import { ROOT } from './procs.js'
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -165,13 +166,15 @@ export interface StatRow {
   wretr: number
   wredis: number
   hrsp_5xx: number
+  /** UP→DOWN transitions so far, and the last health check's status (e.g. L7OK, L7STS, L7TOUT) */
+  chkdown: number
+  check_status: string
 }
 
 /**
- * HAProxy's configuration: the settings of the README's load balancer section, as test/hosts
- * uses them (WebSockets to a leastconn backend with /readyz checks every second, fall 2 rise 2;
- * plain HTTP round robin tracking it; retries with redispatch; long tunnel timeout), with maxconn
- * sized for the run and `disabled` servers to start with (enabled through the runtime API).
+ * HAProxy's configuration: test/hosts/haproxy-config.ts, the one the multi-host suite runs and the
+ * README's "Load balancer" section shows, with maxconn sized for the run, `disabled` servers to
+ * start with (enabled through the runtime API) and the runtime API socket.
  */
 export function stormHaproxyConfig(o: {
   address: string
@@ -180,48 +183,7 @@ export function stormHaproxyConfig(o: {
   maxconn: number
   socket: string
 }): string {
-  const sockets = o.hosts.map((h) => `  server ${h.name} ${h.address}:${h.port} check on-marked-down shutdown-sessions${h.disabled ? ' disabled' : ''}`).join('\n')
-  const plain = o.hosts.map((h) => `  server ${h.name} ${h.address}:${h.port} track hush_sockets/${h.name}`).join('\n')
-  return `global
-  # Two descriptors per proxied connection: HAProxy sizes its descriptor limit from maxconn.
-  maxconn ${o.maxconn}
-  stats socket ${o.socket} mode 600 level admin
-  hard-stop-after 30s
-
-defaults
-  mode http
-  maxconn ${o.maxconn}
-  option forwardfor
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  timeout http-request 10s
-  timeout http-keep-alive 10s
-  timeout queue 5s
-  timeout tunnel 1h
-  timeout client-fin 10s
-  timeout server-fin 10s
-  timeout check 2s
-  retries 3
-  option redispatch 1
-  default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2
-
-frontend hush
-  bind ${o.address}:${o.port}
-  use_backend hush_sockets if { hdr(upgrade) -i websocket }
-  default_backend hush_http
-
-backend hush_sockets
-  balance leastconn
-  option httpchk
-  http-check send meth GET uri /readyz
-  http-check expect status 200
-${sockets}
-
-backend hush_http
-  balance roundrobin
-${plain}
-`
+  return haproxyConfig({ listen: { address: o.address, port: o.port }, servers: o.hosts, maxconn: o.maxconn, statsSocket: o.socket })
 }
 
 export async function startHaproxy(
@@ -262,6 +224,8 @@ export async function startHaproxy(
         wretr: num('wretr'),
         wredis: num('wredis'),
         hrsp_5xx: num('hrsp_5xx'),
+        chkdown: num('chkdown'),
+        check_status: get('check_status'),
       }
     })
   }

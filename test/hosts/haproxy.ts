@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import { haproxyConfig } from './haproxy-config.js'
 import type { HostSpec } from './network.js'
 import { Child, waitFor } from './system.js'
 
@@ -14,67 +15,20 @@ export interface HaproxyOptions {
 }
 
 /**
- * HAProxy's configuration: the settings the README's "Load balancer" section recommends, plus two
- * lines that are the suite's own (marked): the runtime API socket it reads server states from, and
- * an X-Served-By response header that tells a client which host served it (the suite's way to see
- * where a socket or a request went; a deployment need not reveal it).
+ * HAProxy's configuration: the settings the README's "Load balancer" section recommends
+ * (haproxy-config.ts, shared with the storm bench), plus the suite's own: its logs, the runtime API
+ * socket it reads server states from, and an X-Served-By response header that tells a client which
+ * host served it (the suite's way to see where a socket or a request went; a deployment need not
+ * reveal it).
  */
-export function haproxyConfig(options: HaproxyOptions): string {
-  const servers = (backend: 'sockets' | 'http') =>
-    options.hosts
-      .map((host) =>
-        backend === 'sockets'
-          ? `  server ${host.name} ${host.address}:${options.hushPort} check on-marked-down shutdown-sessions`
-          : `  server ${host.name} ${host.address}:${options.hushPort} track hush_sockets/${host.name}`,
-      )
-      .join('\n')
-  return `global
-  # Each proxied socket holds two descriptors; HAProxy refuses to start if maxconn needs more than
-  # its descriptor limit (ulimit -n) allows. The suite's is small; production raises both.
-  maxconn 4000
-  log stdout format raw local0 info
-  # The suite's own: the runtime API, read for server states.
-  stats socket ${path.join(options.dir, 'admin.sock')} mode 600 level admin
-  # A reload keeps the old process while its WebSockets last: bound it.
-  hard-stop-after 30s
-
-defaults
-  mode http
-  log global
-  option httplog
-  option forwardfor
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  timeout http-request 10s
-  timeout http-keep-alive 10s
-  timeout queue 5s
-  timeout tunnel 1h
-  timeout client-fin 10s
-  timeout server-fin 10s
-  timeout check 2s
-  retries 2
-  option redispatch 1
-  default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2
-
-frontend hush
-  bind ${options.listen.address}:${options.listen.port}
-  # The suite's own: which host served the request or the socket.
-  http-response set-header X-Served-By %[srv_name]
-  use_backend hush_sockets if { hdr(upgrade) -i websocket }
-  default_backend hush_http
-
-backend hush_sockets
-  balance leastconn
-  option httpchk
-  http-check send meth GET uri /readyz
-  http-check expect status 200
-${servers('sockets')}
-
-backend hush_http
-  balance roundrobin
-${servers('http')}
-`
+export function suiteHaproxyConfig(options: HaproxyOptions): string {
+  return haproxyConfig({
+    listen: options.listen,
+    servers: options.hosts.map((host) => ({ name: host.name, address: host.address, port: options.hushPort })),
+    statsSocket: path.join(options.dir, 'admin.sock'),
+    log: true,
+    servedByHeader: true,
+  })
 }
 
 export interface ServerState {
@@ -95,7 +49,7 @@ export class Haproxy {
 
   static async start(options: HaproxyOptions): Promise<Haproxy> {
     const configPath = path.join(options.dir, 'haproxy.cfg')
-    writeFileSync(configPath, haproxyConfig(options))
+    writeFileSync(configPath, suiteHaproxyConfig(options))
     const child = Child.spawn('haproxy', 'haproxy', ['-db', '-f', configPath])
     const proxy = new Haproxy(child, `http://${options.listen.address}:${options.listen.port}`, path.join(options.dir, 'admin.sock'))
     await waitFor('HAProxy to answer on its runtime API', 10_000, async () => {

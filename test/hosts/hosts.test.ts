@@ -133,7 +133,7 @@ describe('Hush on three hosts behind HAProxy', () => {
         victims.every((device) => device.connections.some((c) => c.at > cutAt && c.host !== target.name)) || undefined,
       )
       const codes = victims.flatMap((device) => device.closes.filter((close) => close.at >= cutAt && close.host === target.name).map((close) => close.code))
-      report(`close codes seen by its clients: ${codes.join(', ')} (1006: HAProxy cut the session when it marked the host down; 1013: Hush closed it)`)
+      report(`close codes seen by its clients: ${codes.join(', ')} (1013: Hush closed it once unready for UNREADY_CLOSE_AFTER_MS; 1006: the connection dropped)`)
       expect(codes.length).toBeGreaterThanOrEqual(victims.length)
       for (const code of codes) expect(FATAL_CLOSE_CODES).not.toContain(code)
       // New sockets and requests go elsewhere while it is down.
@@ -181,8 +181,9 @@ describe('Hush on three hosts behind HAProxy', () => {
     expect(probe.acks.length).toBe(90)
     // The delay is in force (a send reads and writes DynamoDB at least once each way)...
     expect(p(slow, 50)).toBeGreaterThanOrEqual(200)
-    // ...and bounded: a send makes a few sequential DynamoDB round trips, not dozens.
-    expect(p(slow, 99)).toBeLessThan(5_000)
+    // ...and bounded: a send makes a few sequential DynamoDB round trips, not dozens. Measured
+    // against the other hosts of the same run, whose p99 a busy machine moves as much (3 s seen).
+    expect(p(slow, 99) - p(others, 99)).toBeLessThan(3_000)
     await expectEveryAckOnceInOrder(devices, senders)
     const acks = senders.reduce((sum, sender) => sum + sender.acks.length, 0)
     report(`steady load: ${acks} messages acknowledged over the run, each received once and in order by both devices of its chat`)
