@@ -15,7 +15,6 @@
  * It writes bench/results/capacity.json and prints the per-unit figures and the capacity plan
  * (bench/lib/capacity-plan.ts); `-- --write-doc` also puts them into docs/capacity.md.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -24,6 +23,7 @@ import pino from 'pino'
 import { launchDynamoDbLocal } from '../src/infra/dynamodb/launcher.js'
 import { collect, mustRequest, signUp, wsClient, type Collector, type TestUser } from '../test/support/client.js'
 import { freePort, spawnServer, within } from '../test/support/process.js'
+import { startRedisServer } from '../test/support/redis-server.js'
 import {
   ChatEventsDocument,
   CreatePostDocument,
@@ -60,13 +60,8 @@ interface Pair {
 
 async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  const url = `redis://127.0.0.1:${port}`
-  const probe = new Redis(url, { retryStrategy: () => 100, maxRetriesPerRequest: null })
-  probe.on('error', () => undefined) // refused until redis-server listens
-  await within(probe.ping(), 10_000, 'redis-server to start')
-  probe.disconnect()
-  return { url, stop: async () => void child.kill('SIGKILL') }
+  const child = await within(startRedisServer(port), 10_000, 'redis-server to start')
+  return { url: `redis://127.0.0.1:${port}`, stop: async () => void child.kill('SIGKILL') }
 }
 
 /** Resolves once the server's /readyz answers 200 (it logs at warn here, so its URL is known). */

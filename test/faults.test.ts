@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -11,6 +10,7 @@ import {
 } from './generated/graphql.js'
 import { redisEnv, startPeerApp, startTestApp, testEnv, type TestApp } from './support/app.js'
 import { collect, mustRequest, request, signUp, wsClient } from './support/client.js'
+import { startRedisServer } from './support/redis-server.js'
 import { freePort, spawnServer, within } from './support/process.js'
 
 const seqsOf = (items: ChatEventsSubscription[]) =>
@@ -19,21 +19,10 @@ const presenceOf = (items: ChatEventsSubscription[]) =>
   items.flatMap(({ chatEvents: e }) => (e.__typename === 'PresenceEvent' ? [e.peerPresent] : []))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** A Redis of this test's own, so that restarting it disturbs no other suite. */
-function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  return new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Ready to accept connections')) resolve(child)
-    })
-  })
-}
-
 describe('faults', () => {
   it('survives a Redis restart mid-conversation: processes reconnect and resubscribe, a reconnecting client misses nothing', async () => {
     const port = await freePort()
-    let redis = await startRedis(port)
+    let redis = await startRedisServer(port)
     const env = { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: `hush-fault:${randomUUID()}:` }
     const one = await startTestApp(env)
     const two = await startPeerApp(one)
@@ -53,7 +42,7 @@ describe('faults', () => {
       await new Promise((resolve) => redis.once('exit', resolve))
       // Sends still succeed: the message is durable in DynamoDB; only its event may be lost.
       await within(send('while Redis is down'), 15_000, 'send without Redis')
-      redis = await startRedis(port)
+      redis = await startRedisServer(port)
       for (let i = 0; i < 100 && (await fetch(`${one.url}/readyz`)).status !== 200; i++) await sleep(100)
       for (let i = 0; i < 100 && (await fetch(`${two.url}/readyz`)).status !== 200; i++) await sleep(100)
       await sleep(500)
@@ -77,7 +66,7 @@ describe('faults', () => {
 
   it('after a 20 s Redis outage, every open stream catches up from the store at once, and the limits held meanwhile', async () => {
     const port = await freePort()
-    let redis = await startRedis(port)
+    let redis = await startRedisServer(port)
     const env = { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: `hush-outage:${randomUUID()}:`, RATE_LIMIT_SEND: '2/s burst 3' }
     const one = await startTestApp(env)
     const two = await startPeerApp(one, env)
@@ -120,7 +109,7 @@ describe('faults', () => {
       expect(refused[0]).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) as unknown })
       expect(seqsOf(streams[0]!.items)).toEqual([1])
 
-      redis = await startRedis(port)
+      redis = await startRedisServer(port)
       const backAt = Date.now()
       const everything = [1, ...acknowledged]
       // No new message: the streams catch up by themselves once the bus is back.

@@ -3,10 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { CreatePostDocument, PostDocument, ViewerDocument } from './generated/graphql.js'
 import { testEnv } from './support/app.js'
-import { mustRequest, signUp } from './support/client.js'
+import { mustRequest, openAckedSocket, signUp } from './support/client.js'
 import { spawnServer, within } from './support/process.js'
 
 const javaProcessesOn = (dataDir: string): number => {
@@ -72,10 +71,7 @@ describe('npm start (src/main.ts as its own process)', () => {
     const user = await signUp(url)
     await mustRequest(url, ViewerDocument, {}, user.token)
 
-    const socket = new WebSocket(`${url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws')
-    await new Promise((resolve) => socket.once('open', resolve))
-    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }))
-    await new Promise((resolve) => socket.once('message', resolve))
+    const socket = await openAckedSocket(url, user.token)
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
     server.child.kill('SIGTERM')
     expect(await within(closed, 10_000, 'socket close')).toBe(1001)

@@ -19,7 +19,7 @@ import {
   type ChatEventsSubscription,
 } from './generated/graphql.js'
 import { redisEnv, startPeerApp, startTestApp, type TestApp } from './support/app.js'
-import { collect, mustRequest, request, signUp, wsClient, type TestUser } from './support/client.js'
+import { collect, mustRequest, openAckedSocket, request, signUp, wsClient, type TestUser } from './support/client.js'
 import { appendBehindTheBusBack } from './support/dynamo.js'
 
 type ChatEvent = ChatEventsSubscription['chatEvents']
@@ -349,12 +349,7 @@ describe('expiry and slow clients', () => {
       const commenter = await signUp(app.url)
       const post = (await mustRequest(app.url, CreatePostDocument, { body: 'flood' }, author.token)).createPost
       const chat = (await mustRequest(app.url, StartChatDocument, { postId: post.id }, commenter.token)).startChat
-      const { default: WebSocket } = await import('ws')
-      const socketUrl = `${app.url.replace('http', 'ws')}/graphql`
-      const raw = new WebSocket(socketUrl, 'graphql-transport-ws')
-      await new Promise((resolve) => raw.once('open', resolve))
-      raw.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${author.token}` } }))
-      await new Promise((resolve) => raw.once('message', resolve))
+      const raw = await openAckedSocket(app.url, author.token)
       const { print } = await import('graphql')
       raw.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(ChatEventsDocument), variables: { chatId: chat.id } } }))
       await new Promise((resolve) => setTimeout(resolve, 300))

@@ -1,24 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ChatEventsDocument, CreatePostDocument, SendMessageDocument, StartChatDocument, type ChatEventsSubscription } from './generated/graphql.js'
 import { startPeerApp, startTestApp } from './support/app.js'
 import { collect, mustRequest, signUp, wsClient } from './support/client.js'
+import { startRedisServer } from './support/redis-server.js'
 import { freePort } from './support/process.js'
 
 const seqsOf = (items: ChatEventsSubscription[]) => items.flatMap(({ chatEvents: e }) => (e.__typename === 'MessageEvent' ? [e.message.seq] : []))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** A Redis of this test's own: it is frozen (SIGSTOP), which no other suite must feel. */
-function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  return new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Ready to accept connections')) resolve(child)
-    })
-  })
-}
 
 /** Polls /readyz until it answers `status`; resolves with the time it first did. */
 async function readyzTurns(url: string, status: number, ms: number): Promise<number> {
@@ -37,7 +26,7 @@ const closeCodeOf = (errors: unknown[]): number | undefined => (errors[0] as { c
 describe('readiness when Redis stops answering', () => {
   it('/readyz fails within 5 s; with UNREADY_CLOSE_AFTER_MS the process closes its sockets with 1013 and refuses new ones until Redis answers again; without it, it keeps them', async () => {
     const port = await freePort()
-    const redis = await startRedis(port)
+    const redis = await startRedisServer(port)
     const env = { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: `hush-readiness:${randomUUID()}:` }
     const shedding = await startTestApp({ ...env, UNREADY_CLOSE_AFTER_MS: '2000' })
     const keeping = await startPeerApp(shedding)

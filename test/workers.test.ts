@@ -10,7 +10,7 @@ import { print } from 'graphql'
 import WebSocket from 'ws'
 import { ChatDocument, ChatEventsDocument, CreatePostDocument, SendMessageDocument, StartChatDocument, type ChatEventsSubscription } from './generated/graphql.js'
 import { redisEnv, testEnv } from './support/app.js'
-import { mustRequest, signUp, wsExecute, type TestUser } from './support/client.js'
+import { mustRequest, openAckedSocket, signUp, wsExecute, type TestUser } from './support/client.js'
 import { freePort, spawnServer, within, type ServerProcess } from './support/process.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -253,10 +253,7 @@ describe('worker mode (WORKERS=2, real processes)', () => {
     const workers = workerPids(primaryPid())
     expect(workers).toHaveLength(2)
     const user = await signUp(url)
-    const socket = new WebSocket(`${url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws')
-    await new Promise((resolve) => socket.once('open', resolve))
-    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }))
-    await new Promise((resolve) => socket.once('message', resolve))
+    const socket = await openAckedSocket(url, user.token)
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
     server.child.kill('SIGTERM')
     expect(await within(closed, 20_000, 'socket close')).toBe(1001)

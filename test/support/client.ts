@@ -163,3 +163,12 @@ export async function uploadPhoto(
   const body = JSON.parse(raw) as ExecutionResult<never>
   return { status: response.status, data: body.data, errors: body.errors as GraphQLFormattedError[] | undefined, raw }
 }
+
+/** A raw graphql-transport-ws socket past connection_ack, for tests that watch its frames and close code. */
+export async function openAckedSocket(url: string, token: string): Promise<WebSocket> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws')
+  await new Promise((resolve) => socket.once('open', resolve))
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }))
+  await new Promise((resolve) => socket.once('message', resolve))
+  return socket
+}
