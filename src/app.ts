@@ -6,6 +6,7 @@ import { createHushServer } from './server/http.js'
 import { photoLinks } from './server/photo-routes.js'
 import { Lifecycle } from './wiring/lifecycle.js'
 import { openMessaging } from './wiring/messaging.js'
+import { openPush } from './wiring/push.js'
 import { buildServices } from './wiring/services.js'
 import { startJobs } from './wiring/jobs.js'
 import { openBlobStore, openStorage, resolveSecrets } from './wiring/storage.js'
@@ -44,7 +45,8 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       await storage.check()
       await messaging.check()
     }
-    const services = buildServices({ config, storage, messaging, blobs, secrets, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
+    const push = await openPush({ config, storage, messaging, secrets, logger }, lifecycle)
+    const services = buildServices({ config, storage, messaging, blobs, secrets, push, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
     await startJobs({ config, storage, blobs, services, logger }, lifecycle)
     const server = createHushServer({
       services,

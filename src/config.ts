@@ -1,6 +1,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { Reader, type Env } from './env-reader.js'
+import { readPush, type PushConfig } from './push-config.js'
 
 /**
  * The one place that reads the environment. Every setting is parsed and validated here at start,
@@ -27,6 +28,7 @@ export interface RateLimitsConfig {
   uploadBytes: RateConfig
   createPost: RateConfig
   addComment: RateConfig
+  registerDevice: RateConfig
   /** Per socket: its subscribes and completes. */
   socketOperations: RateConfig
 }
@@ -151,6 +153,7 @@ export interface Config {
   unreadyCloseAfterMs: number
   /** Worker processes sharing the port (node:cluster); unset: this one process serves. Needs Redis. */
   workers: number | undefined
+  push: PushConfig
 }
 
 export class ConfigError extends Error {
@@ -161,7 +164,6 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
-
 
 const perHour = (count: number, burst: number): RateConfig => ({ perSecond: count / 3600, burst })
 const perMinute = (count: number, burst: number): RateConfig => ({ perSecond: count / 60, burst })
@@ -176,6 +178,7 @@ export const DEFAULT_RATES: RateLimitsConfig = {
   uploadBytes: perHour(100 * 1024 ** 2, 30 * 1024 ** 2),
   createPost: perHour(10, 5),
   addComment: perHour(60, 20),
+  registerDevice: perHour(30, 10),
   socketOperations: { perSecond: 20, burst: 100 },
 }
 
@@ -189,6 +192,7 @@ const RATE_VARIABLES: Record<keyof RateLimitsConfig, string> = {
   uploadBytes: 'RATE_LIMIT_UPLOAD_BYTES',
   createPost: 'RATE_LIMIT_CREATE_POST',
   addComment: 'RATE_LIMIT_ADD_COMMENT',
+  registerDevice: 'RATE_LIMIT_REGISTER_DEVICE',
   socketOperations: 'RATE_LIMIT_SOCKET_OPERATIONS',
 }
 
@@ -218,6 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0 }),
     unreadyCloseAfterMs: read.int('UNREADY_CLOSE_AFTER_MS', 0, { min: 0 }),
     workers: read.countOrAuto('WORKERS', os.availableParallelism(), { min: 1, max: 1024 }),
+    push: readPush(read),
   }
   read.require(config.redisUrl === undefined || config.redisClusterNodes === undefined, 'REDIS_URL and REDIS_CLUSTER_NODES exclude each other')
   // Workers share events, presence and rate limits only through Redis: in-process events would split users between them.

@@ -106,6 +106,8 @@ export interface ChatParticipant {
   deliveredSeq: number
   /** The peer's messages after readSeq. */
   unread: number
+  /** Epoch ms until which this participant gets no push of the chat (muteChat); unset: never muted. */
+  mutedUntil?: number | undefined
 }
 
 export interface ChatRecord {
@@ -223,6 +225,8 @@ export interface ChatStore {
    * longer ACTIVE and live. A block also stores the report and the block itself.
    */
   closeChat(chat: ChatRecord, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean>
+  /** Holds back a side's pushes of the chat until `until` (epoch ms; 0 unmutes); false when the chat is gone. */
+  setMute(chatId: string, side: ChatSide, until: number): Promise<boolean>
   /** True when `blockerId` blocked `blockedId` (in any chat, ever). */
   hasBlocked(blockerId: string, blockedId: string): Promise<boolean>
 }
@@ -350,4 +354,120 @@ export interface RateLimiter {
    * it holds fewer, with the time until it would hold enough.
    */
   take(key: string, rate: Rate, cost: number): Promise<RetryAfterMs>
+}
+
+export type DevicePlatform = 'WEB_PUSH' | 'APNS' | 'FCM'
+
+/** Where a push goes: an APNs or FCM token, or a browser's push subscription. */
+export type PushAddress =
+  | { platform: 'APNS' | 'FCM'; token: string }
+  | { platform: 'WEB_PUSH'; endpoint: string; p256dh: string; auth: string }
+
+export type PushKind = 'message' | 'chatStarted' | 'chatClosed'
+
+/**
+ * What one push says. Nothing in it names anyone (SPEC: no text, alias or user id): neutral words,
+ * the chat's opaque id and the recipient's unread count; the app fetches the rest over the API.
+ */
+export interface PushMessage {
+  kind: PushKind
+  /** The chat's id, as the API shows it. */
+  chatId: string
+  /** The recipient's unread messages in this chat. */
+  unread: number
+  /** Neutral words for the visible notification. */
+  title: string
+  body: string
+  /**
+   * Pushes with the same key replace each other on the device and at the push service: one visible
+   * notification per chat (APNs apns-collapse-id and thread-id, FCM collapse_key and tag, Web Push
+   * Topic and the notification's tag).
+   */
+  collapseKey: string
+  /** How long the push service may hold the push for a device that is off. */
+  ttlSeconds: number
+}
+
+/**
+ * A provider's answer: `sent`; `gone`, the token or subscription is dead (remove the device);
+ * `retry`, try again later (429, 5xx, no answer), after the provider's Retry-After when it gave one;
+ * `rejected`, a refusal that retrying cannot fix (a malformed request, bad credentials).
+ */
+export type PushOutcome =
+  | { status: 'sent' }
+  | { status: 'gone'; reason: string }
+  | { status: 'retry'; reason: string; afterMs?: number | undefined }
+  | { status: 'rejected'; reason: string }
+
+/** One push service: Web Push (RFC 8030/8291/8292), APNs or FCM HTTP v1. */
+export interface PushProvider {
+  readonly platform: DevicePlatform
+  /** Never throws: every failure is an outcome. */
+  send(address: PushAddress, message: PushMessage): Promise<PushOutcome>
+  close(): Promise<void>
+}
+
+/** A device a user registered for pushes. */
+export interface DeviceRecord {
+  /** A keyed hash of the platform and token (or endpoint): the same device always has the same id. */
+  deviceId: string
+  userId: string
+  address: PushAddress
+  /** First registered by this user. */
+  createdAt: number
+  /** Last registered (apps register on every launch); the device expires a while after it. */
+  seenAt: number
+}
+
+export interface DeviceStore {
+  /**
+   * Stores the device for its user until `expiresAt`, taking it away from any other user that held
+   * it (a token that registers on a new account moves there). Registering again refreshes it.
+   */
+  saveDevice(device: DeviceRecord, expiresAt: number): Promise<DeviceRecord>
+  /** The user's devices that have not expired. */
+  listDevices(userId: string): Promise<DeviceRecord[]>
+  /** Removes one of the user's devices; false when the user holds no such device. */
+  removeDevice(userId: string, deviceId: string): Promise<boolean>
+}
+
+/**
+ * The work of the push pipeline, as plain JSON (it waits in Redis). `notify`: something happened
+ * in a chat that the user may have to be told of (the handler decides with fresh state); `deliver`:
+ * one push to one device, retried after a provider asked to try again.
+ */
+export type PushJob =
+  | { type: 'notify'; kind: PushKind; chatId: string; userId: string }
+  | { type: 'deliver'; userId: string; deviceId: string; address: PushAddress; message: PushMessage; attempt: number }
+
+/**
+ * A durable queue of push jobs shared by every process: a job is handed to one consumer, and to
+ * another if its consumer dies before finishing it.
+ */
+export interface PushQueue {
+  /** Stores the job for a consumer. */
+  add(job: PushJob): Promise<void>
+  /**
+   * Stores the job to be handed out at `at` (epoch ms). With `collapseKey`, a job already waiting
+   * under that key stays and this one is dropped: the waiting one will do for both.
+   */
+  addLater(job: PushJob, at: number, collapseKey?: string): Promise<void>
+  /**
+   * Hands jobs to `handler`, a few at a time. A job is finished when `handler` resolves; one whose
+   * handler rejects, or whose process died, is handed out again later, a bounded number of times.
+   */
+  consume(handler: (job: PushJob) => Promise<void>): void
+  close(): Promise<void>
+}
+
+/**
+ * What became of a push, for logs and metrics: `sent`; `collapsed` into a later push of the same
+ * chat; `skipped` (the user was online, had read it, muted the chat, or has no device); `retrying`
+ * after a provider asked to; `failed` for good; `device-removed`, its token dead.
+ */
+export interface PushReport {
+  outcome: 'sent' | 'collapsed' | 'skipped' | 'retrying' | 'failed' | 'device-removed'
+  kind?: PushKind | undefined
+  platform?: DevicePlatform | undefined
+  reason?: string | undefined
 }

@@ -13,6 +13,7 @@ export type RateName =
   | 'uploadBytes'
   | 'createPost'
   | 'addComment'
+  | 'registerDevice'
 
 export type Rates = Readonly<Record<RateName, Rate>>
 

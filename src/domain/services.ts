@@ -1,4 +1,5 @@
 import type { AccountService } from './accounts.js'
+import type { ChatCatchUp } from './chats/catch-up.js'
 import type { ChatCloser } from './chats/closing.js'
 import type { ChatDirectory } from './chats/directory.js'
 import type { MessageService } from './chats/messages.js'
@@ -7,6 +8,8 @@ import type { ChatStarter } from './chats/start.js'
 import type { LiveService } from './live/live-service.js'
 import type { PhotoService } from './photos.js'
 import type { PostService } from './posts.js'
+import type { DeviceService } from './push/devices.js'
+import type { ChatMutes } from './push/mutes.js'
 
 /** The domain services a request may call; built once per app in app.ts. */
 export interface Services {
@@ -14,6 +17,8 @@ export interface Services {
   posts: PostService
   /** The caller's chats: one by id, or all. */
   chats: ChatDirectory
+  /** inbox: what changed since a cursor. */
+  catchUp: ChatCatchUp
   /** startChat. */
   starts: ChatStarter
   /** leaveChat and blockChat. */
@@ -24,4 +29,8 @@ export interface Services {
   receipts: ReceiptService
   live: LiveService
   photos: PhotoService
+  /** registerDevice, unregisterDevice, pushSettings. */
+  devices: DeviceService
+  /** muteChat. */
+  mutes: ChatMutes
 }

@@ -9,30 +9,45 @@ export interface Secrets {
 
 /**
  * The embedded default's secrets, generated on first start and kept under DATA_DIR so that tokens
- * survive restarts and processes started on one DATA_DIR agree. Created with O_EXCL so two
+ * survive restarts and processes started on one DATA_DIR agree.
+ */
+export function loadOrCreateSecrets(dataDir: string): Promise<Secrets> {
+  return loadOrCreate<Secrets>(
+    path.join(dataDir, 'secrets.json'),
+    () => ({ jwtSecret: randomBytes(32).toString('base64url'), idSecret: randomBytes(32).toString('base64url') }),
+    (stored) => typeof stored.jwtSecret === 'string' && typeof stored.idSecret === 'string',
+  )
+}
+
+export interface VapidKeys {
+  publicKey: string
+  privateKey: string
+}
+
+/** The embedded default's VAPID key pair for Web Push (browsers' subscriptions are bound to it). */
+export function loadOrCreateVapidKeys(dataDir: string, generate: () => VapidKeys): Promise<VapidKeys> {
+  return loadOrCreate<VapidKeys>(path.join(dataDir, 'vapid.json'), generate, (stored) => typeof stored.publicKey === 'string' && typeof stored.privateKey === 'string')
+}
+
+/**
+ * Reads a JSON file of keys, creating it with `fresh()` when missing. Created with O_EXCL, so two
  * processes starting at once end up with the same file.
  */
-export async function loadOrCreateSecrets(dataDir: string): Promise<Secrets> {
-  const file = path.join(dataDir, 'secrets.json')
-  await mkdir(dataDir, { recursive: true })
-  const fresh: Secrets = {
-    jwtSecret: randomBytes(32).toString('base64url'),
-    idSecret: randomBytes(32).toString('base64url'),
-  }
+async function loadOrCreate<T extends object>(file: string, fresh: () => T, isValid: (stored: Partial<T>) => boolean): Promise<T> {
+  await mkdir(path.dirname(file), { recursive: true })
+  const created = fresh()
   try {
-    await writeFile(file, JSON.stringify(fresh, null, 2) + '\n', { flag: 'wx', mode: 0o600 })
-    return fresh
+    await writeFile(file, JSON.stringify(created, null, 2) + '\n', { flag: 'wx', mode: 0o600 })
+    return created
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
   // Another process may have created the file a moment ago and not finished writing it.
   for (let attempt = 0; ; attempt++) {
     try {
-      const stored = JSON.parse(await readFile(file, 'utf8')) as Partial<Secrets>
-      if (typeof stored.jwtSecret === 'string' && typeof stored.idSecret === 'string') {
-        return { jwtSecret: stored.jwtSecret, idSecret: stored.idSecret }
-      }
-      throw new Error(`${file} lacks jwtSecret or idSecret`)
+      const stored = JSON.parse(await readFile(file, 'utf8')) as Partial<T>
+      if (isValid(stored)) return stored as T
+      throw new Error(`${file} lacks a key`)
     } catch (error) {
       if (attempt >= 20) throw error
       await new Promise((resolve) => setTimeout(resolve, 50))

@@ -5,5 +5,7 @@ import './posts.js'
 import './chats.js'
 import './live.js'
 import './photos.js'
+import './push.js'
+import './inbox.js'
 
 export const schema = builder.toSchema({ sortSchema: true })

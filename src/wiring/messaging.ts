@@ -1,21 +1,32 @@
 import type { Logger } from 'pino'
 import { usesRedis, type Config } from '../config.js'
 import type { EventBus } from '../domain/events.js'
-import type { PresenceStore, RateLimiter } from '../domain/ports.js'
+import type { PresenceStore, PushQueue, RateLimiter } from '../domain/ports.js'
 import { InProcessEventBus } from '../infra/events/in-process.js'
 import { RedisEventBus } from '../infra/events/redis.js'
 import { InMemoryPresenceStore } from '../infra/presence/in-memory.js'
+import { InMemoryPushQueue } from '../infra/push/memory-push-queue.js'
+import { RedisPushQueue } from '../infra/push/redis-push-queue.js'
 import { RedisPresenceStore } from '../infra/presence/redis.js'
 import { InMemoryRateLimiter } from '../infra/rate-limit/in-memory.js'
 import { RedisRateLimiter } from '../infra/rate-limit/redis.js'
 import { RedisConnections } from '../infra/redis/connections.js'
 import type { Lifecycle } from './lifecycle.js'
 
-/** What is shared between server processes: events, presence and rate-limit buckets. */
+/** Hand-outs of one push job whose handler keeps failing before it is dropped. */
+const PUSH_JOB_DELIVERIES = 5
+/** Push jobs one process works on at once (each mostly waits on a provider). */
+const PUSH_CONCURRENCY = 32
+
+/** What is shared between server processes: events, presence, rate-limit buckets and the push queue. */
 export interface Messaging {
   events: EventBus
+  /** Who has chatEvents open on which chat. */
   presence: PresenceStore
+  /** Who has any subscription open (chat "*"), for pushes. */
+  online: PresenceStore
   rateLimiter: RateLimiter
+  pushQueue: PushQueue
   /** Throws unless Redis answers; nothing to check in one process. */
   check(): Promise<void>
 }
@@ -27,7 +38,9 @@ export async function openMessaging(config: Config, logger: Logger, lifecycle: L
     lifecycle.onStop(() => events.close())
     const rateLimiter = new InMemoryRateLimiter()
     lifecycle.onStop(() => rateLimiter.close())
-    return { events, presence: new InMemoryPresenceStore(), rateLimiter, check: async () => {} }
+    const pushQueue = new InMemoryPushQueue({ maxDeliveries: PUSH_JOB_DELIVERIES, onError: pushError(logger) })
+    lifecycle.onStop(() => pushQueue.close())
+    return { events, presence: new InMemoryPresenceStore(), online: new InMemoryPresenceStore(), rateLimiter, pushQueue, check: async () => {} }
   }
   const target = config.redisClusterNodes ? { clusterNodes: config.redisClusterNodes } : { url: config.redisUrl! }
   const redis = new RedisConnections({ target, logger })
@@ -40,10 +53,24 @@ export async function openMessaging(config: Config, logger: Logger, lifecycle: L
     logger.warn({ err: (error as Error).message }, 'rate limits checked in this process alone: Redis unavailable'),
   )
   lifecycle.onStop(() => rateLimiter.close())
+  const pushQueue = new RedisPushQueue({
+    redis: redis.commands,
+    prefix,
+    claimIdleMs: config.push.claimIdleMs,
+    maxDeliveries: PUSH_JOB_DELIVERIES,
+    concurrency: PUSH_CONCURRENCY,
+    onError: pushError(logger),
+  })
+  // Stopped before the connections close (stops run in reverse order).
+  lifecycle.onStop(() => pushQueue.close())
   return {
     events,
     presence: new RedisPresenceStore({ redis: redis.commands, prefix, ttlMs: config.presenceTtlMs }),
+    online: new RedisPresenceStore({ redis: redis.commands, prefix: `${prefix}online:`, ttlMs: config.presenceTtlMs }),
     rateLimiter,
+    pushQueue,
     check: () => redis.ping(),
   }
 }
+
+const pushError = (logger: Logger) => (error: unknown, context: string) => logger.error({ err: error }, context)

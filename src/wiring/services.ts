@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import { AccountService } from '../domain/accounts.js'
+import { ChatCatchUp } from '../domain/chats/catch-up.js'
 import { ChatAccess } from '../domain/chats/chat-access.js'
 import { ChatIds } from '../domain/chats/chat-ids.js'
 import { LiveChats } from '../domain/chats/live-chats.js'
@@ -12,6 +13,7 @@ import { LiveService } from '../domain/live/live-service.js'
 import { PresenceTracker } from '../domain/live/presence.js'
 import { TypingTracker } from '../domain/live/typing.js'
 import { PhotoService } from '../domain/photos.js'
+import { ChatMutes } from '../domain/push/mutes.js'
 import { systemClock, type BlobStore, type Clock, type PhotoLinks } from '../domain/ports.js'
 import { PostService } from '../domain/posts.js'
 import { RateLimits } from '../domain/rate-limits.js'
@@ -21,6 +23,7 @@ import { SharpImageProcessor } from '../infra/images/sharp.js'
 import type { Secrets } from '../infra/secrets.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Messaging } from './messaging.js'
+import type { Push } from './push.js'
 import type { Storage } from './storage.js'
 
 /** SPEC: the server sends typing=false after 6 s without a refresh. */
@@ -34,6 +37,7 @@ export interface ServiceParts {
   secrets: Secrets
   /** The URLs of photos Hush serves itself (the server's routes). */
   photoLinks: PhotoLinks
+  push: Push
 }
 
 /** The domain services on their stores: the rules, wired to the infrastructure. */
@@ -50,6 +54,9 @@ export function buildServices(parts: ServiceParts, lifecycle: Lifecycle): Servic
     accounts: new AccountService({ accounts: storage.accounts, tokens, clock, limits: rateLimits }),
     posts,
     ...chat,
+    devices: parts.push.devices,
+    mutes: new ChatMutes({ chats: storage.chats, access, clock }),
+    catchUp: new ChatCatchUp({ chats: storage.chats, clock, secret: secrets.idSecret }),
     photos: new PhotoService({
       photos: storage.photos,
       blobs: parts.blobs,
@@ -68,7 +75,7 @@ export function buildServices(parts: ServiceParts, lifecycle: Lifecycle): Servic
 
 /** The services of chats and their live events, which share stores, caches and trackers. */
 function chatServices(
-  { config, storage, messaging, secrets }: ServiceParts,
+  { config, storage, messaging, secrets, push }: ServiceParts,
   shared: { clock: Clock; rateLimits: RateLimits; posts: PostService; access: ChatAccess },
   lifecycle: Lifecycle,
 ): Pick<Services, 'chats' | 'starts' | 'closes' | 'messages' | 'receipts' | 'live'> {
@@ -80,7 +87,7 @@ function chatServices(
   const presence = new PresenceTracker({ presence: messaging.presence, events, clock }, config.presenceTtlMs)
   const liveChats = new LiveChats({ chats, clock })
   const receipts = new ReceiptService({ chats, events, access, limits })
-  const live = new LiveService({ chats, access, liveChats, receipts, events, presence, typing, clock, maxQueuedBytes: config.limits.maxQueuedBytes })
+  const live = new LiveService({ chats, access, liveChats, receipts, events, presence, online: push.online, typing, clock, maxQueuedBytes: config.limits.maxQueuedBytes })
   lifecycle.onStop(() => {
     live.close()
     presence.close()
@@ -90,9 +97,9 @@ function chatServices(
   const { maxLiveChats, maxMessageLength } = config.limits
   return {
     chats: new ChatDirectory({ chats, access, clock }),
-    starts: new ChatStarter({ chats, posts, liveChats, events, limits, ids, clock, idSecret: secrets.idSecret, chatTtlSeconds, maxLiveChats }),
-    closes: new ChatCloser({ chats, access, events, clock }),
-    messages: new MessageService({ chats, photos: storage.photos, access, receipts, events, typing, limits, clock, chatTtlSeconds, maxMessageLength }),
+    starts: new ChatStarter({ chats, posts, liveChats, events, push: push.notifier, limits, ids, clock, idSecret: secrets.idSecret, chatTtlSeconds, maxLiveChats }),
+    closes: new ChatCloser({ chats, access, events, push: push.notifier, clock }),
+    messages: new MessageService({ chats, photos: storage.photos, access, receipts, events, typing, push: push.notifier, limits, clock, chatTtlSeconds, maxMessageLength }),
     receipts,
     live,
   }

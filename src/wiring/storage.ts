@@ -6,6 +6,7 @@ import { DiskBlobStore } from '../infra/blobs/disk.js'
 import { S3BlobStore } from '../infra/blobs/s3.js'
 import { DynamoAccountStore } from '../infra/dynamodb/account-store.js'
 import { DynamoChatStore } from '../infra/dynamodb/chat-store.js'
+import { DynamoDeviceStore } from '../infra/dynamodb/device-store.js'
 import { createDynamoClients, type DynamoClients } from '../infra/dynamodb/client.js'
 import { createEntities, type HushEntities } from '../infra/dynamodb/entities.js'
 import { expiryIndexLayout } from '../infra/dynamodb/expiry-index.js'
@@ -25,6 +26,7 @@ export interface Storage {
   posts: DynamoPostStore
   chats: DynamoChatStore
   photos: DynamoPhotoStore
+  devices: DynamoDeviceStore
   /** Throws unless DynamoDB answers, on a path of its own that a saturated pool does not delay (DynamoClients.check). */
   check(): Promise<void>
 }
@@ -50,6 +52,7 @@ export async function openStorage(config: Config, logger: Logger, lifecycle: Lif
     posts: new DynamoPostStore(entities),
     chats: new DynamoChatStore(entities, expiryIndexLayout(config.chatTtlSeconds)),
     photos: new DynamoPhotoStore(entities),
+    devices: new DynamoDeviceStore(entities),
     check: () => clients.check(tableName),
   }
 }

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js'
 
 export const TEST_JWT_SECRET = 'test-jwt-secret-that-is-at-least-32-chars'
 
-const RATE_LIMITS = ['SIGNUP', 'START_CHAT', 'SEND', 'MARK_READ', 'UPLOAD', 'CREATE_POST', 'ADD_COMMENT', 'SOCKET_OPERATIONS']
+const RATE_LIMITS = ['SIGNUP', 'START_CHAT', 'SEND', 'MARK_READ', 'UPLOAD', 'CREATE_POST', 'ADD_COMMENT', 'SOCKET_OPERATIONS', 'REGISTER_DEVICE']
 
 export interface TestApp extends RunningApp {
   config: Config

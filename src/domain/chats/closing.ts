@@ -1,7 +1,8 @@
 import { badInput } from '../errors.js'
 import { topics, type ChatCloseReason, type EventBus } from '../events.js'
 import { newUlid } from '../ids.js'
-import type { ChatStore, Clock, Viewer } from '../ports.js'
+import type { ChatRecord, ChatSide, ChatStore, Clock, Viewer } from '../ports.js'
+import type { PushNotifier } from '../push/push-notifier.js'
 import { textLength } from '../text.js'
 import type { ChatAccess } from './chat-access.js'
 import { other, toChatView, type ChatView } from './views.js'
@@ -10,13 +11,13 @@ const REPORT_REASON_MAX = 1_000
 
 /** Ends chats: leave (LEFT) and block (BLOCKED, with a report, and no chat between the two again). */
 export class ChatCloser {
-  constructor(private readonly deps: { chats: ChatStore; access: ChatAccess; events: EventBus; clock: Clock }) {}
+  constructor(private readonly deps: { chats: ChatStore; access: ChatAccess; events: EventBus; push: PushNotifier; clock: Clock }) {}
 
   async leaveChat(viewer: Viewer, chatId: string): Promise<ChatView> {
     const found = await this.deps.access.require(viewer, chatId)
     const { chat, side } = found
     if (chat.status === 'ACTIVE' && (await this.deps.chats.closeChat(chat, 'LEFT', side, this.deps.clock.now()))) {
-      await this.announce(chatId, 'LEFT')
+      await this.announce(chat, side, 'LEFT')
     }
     return toChatView((await this.deps.access.load(viewer, chatId)) ?? found)
   }
@@ -38,12 +39,16 @@ export class ChatCloser {
       reason: reason ?? undefined,
       createdAt: now,
     })
-    if (closed) await this.announce(chatId, 'BLOCKED')
+    if (closed) await this.announce(chat, side, 'BLOCKED')
     return true
   }
 
-  private async announce(chatId: string, reason: ChatCloseReason): Promise<void> {
+  /** Tells both sides' streams, and pushes to the peer of `closedBy` unless the chat is hidden from it. */
+  private async announce(chat: ChatRecord, closedBy: ChatSide, reason: ChatCloseReason): Promise<void> {
+    const { chatId } = chat
     this.deps.access.forget(chatId)
+    const peer = other(closedBy)
+    if (chat.hiddenFrom !== peer) this.deps.push.notify('chatClosed', chatId, chat[peer].userId)
     // Both sides' notifications listen on the chat's channel too.
     await this.deps.events.publish(topics.chat(chatId), { kind: 'closed', chatId, reason })
   }

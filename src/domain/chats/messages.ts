@@ -5,6 +5,7 @@ import type { RateLimits } from '../rate-limits.js'
 import { textLength, validateBody, validatePageSize } from '../text.js'
 import type { TypingTracker } from '../live/typing.js'
 import type { ChatAccess } from './chat-access.js'
+import type { PushNotifier } from '../push/push-notifier.js'
 import type { ReceiptService } from './receipts.js'
 import { isLive, other, toMessageView, type ChatView, type MessageView } from './views.js'
 
@@ -15,6 +16,7 @@ export interface MessageServiceOptions {
   receipts: ReceiptService
   events: EventBus
   typing: TypingTracker
+  push: PushNotifier
   limits: RateLimits
   clock: Clock
   /** A chat expires this long after its last activity. */
@@ -122,12 +124,15 @@ export class MessageService {
 
   /**
    * One event tells the chat's subscribers and the recipient's notifications, and ends the
-   * sender's typing; it never fails the send it follows.
+   * sender's typing; the recipient's devices get a push if it is offline. Neither fails the send
+   * it follows.
    */
   private async announce(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): Promise<void> {
     this.deps.typing.ended(chat.chatId, message.senderId)
     // The send incremented the recipient's counter in the same write.
-    const recipientUnread = chat[other(senderSide)].unread + 1
+    const recipient = other(senderSide)
+    const recipientUnread = chat[recipient].unread + 1
+    if (chat.hiddenFrom !== recipient) this.deps.push.notify('message', chat.chatId, chat[recipient].userId)
     await this.deps.events.publish(topics.chat(chat.chatId), { kind: 'message', chatId: chat.chatId, message, expiresAt, recipientUnread })
   }
 }

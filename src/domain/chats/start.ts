@@ -4,6 +4,7 @@ import { topics, type EventBus } from '../events.js'
 import { delay, type ChatParticipant, type ChatRecord, type ChatSide, type ChatStore, type Clock, type PostRecord, type Viewer } from '../ports.js'
 import type { PostService } from '../posts.js'
 import type { RateLimits } from '../rate-limits.js'
+import type { PushNotifier } from '../push/push-notifier.js'
 import type { ChatIds } from './chat-ids.js'
 import type { LiveChats } from './live-chats.js'
 import { asCallerChat, toChatView, type ChatView } from './views.js'
@@ -13,6 +14,7 @@ export interface ChatStarterOptions {
   posts: PostService
   liveChats: LiveChats
   events: EventBus
+  push: PushNotifier
   limits: RateLimits
   ids: ChatIds
   clock: Clock
@@ -112,11 +114,14 @@ export class ChatStarter {
     )
   }
 
-  /** Tells the peer (unless the chat is hidden from it) and the starter's other devices. */
+  /** Tells the peer (unless the chat is hidden from it: no event, no push) and the starter's other devices. */
   private announce(chat: ChatRecord): void {
     const { events } = this.deps
     const { chatId, postId, a } = chat
-    if (chat.hiddenFrom !== 'b') void events.publish(topics.user(chat.b.userId), { kind: 'chatStarted', chatId, postId, peer: { alias: a.alias, role: a.role } })
+    if (chat.hiddenFrom !== 'b') {
+      void events.publish(topics.user(chat.b.userId), { kind: 'chatStarted', chatId, postId, peer: { alias: a.alias, role: a.role } })
+      this.deps.push.notify('chatStarted', chatId, chat.b.userId)
+    }
     void events.publish(topics.user(a.userId), { kind: 'chatJoined', chatId })
   }
 }

@@ -24,6 +24,8 @@ export interface ChatView {
   lastSeq: number
   peerDeliveredSeq: number
   peerReadSeq: number
+  /** Until when the caller gets no push of this chat; null when not muted. */
+  mutedUntil: Date | null
   /** For the services' own follow-up reads (unread count, history); never exposed by the schema. */
   readonly internal: CallerChat
 }
@@ -71,6 +73,7 @@ export function toChatView(found: CallerChat): ChatView {
     lastSeq: chat.lastSeq,
     peerDeliveredSeq: peer.deliveredSeq,
     peerReadSeq: peer.readSeq,
+    mutedUntil: me.mutedUntil ? new Date(me.mutedUntil) : null,
     internal: found,
   }
 }

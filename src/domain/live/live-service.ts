@@ -9,6 +9,7 @@ import type { Cancel, ChatStore, Clock, Viewer } from '../ports.js'
 import { ChatStream } from './chat-stream.js'
 import type { SharedDelivery } from './delivery.js'
 import { NotificationStream } from './notification-stream.js'
+import type { OnlineTracker } from '../push/online.js'
 import type { PresenceTracker } from './presence.js'
 import type { TypingTracker } from './typing.js'
 import type { ChatEventView, NotificationView } from './views.js'
@@ -20,6 +21,8 @@ export interface LiveServiceOptions {
   receipts: ReceiptService
   events: EventBus
   presence: PresenceTracker
+  /** Counts the user's open streams, so that pushes go only to users with none. */
+  online: OnlineTracker
   typing: TypingTracker
   clock: Clock
   /** Bytes of unread events a subscription may hold when its transport gives it no budget of its own. */
@@ -59,6 +62,8 @@ export class LiveService {
     if (afterSeq !== null && afterSeq !== undefined && (!Number.isInteger(afterSeq) || afterSeq < 0)) {
       throw badInput('afterSeq must be a whole number from 0.')
     }
+    // Online before the subscription answers, so no push follows a subscribe (left in chatStreamClosed).
+    await this.deps.online.join(viewer.userId)
     const key = deliveryKey(chatId, viewer.userId)
     let shared = this.deliveries.get(key)
     if (!shared) this.deliveries.set(key, (shared = { streams: 0, sent: 0, stored: 0 }))
@@ -78,8 +83,21 @@ export class LiveService {
 
   /** The caller's private stream, on every device, whichever process each is connected to. */
   async notifications(viewer: Viewer, budget?: QueueBudget): Promise<AsyncIterableIterator<NotificationView>> {
-    const stream = new NotificationStream(this.deps, viewer, budget ?? this.ownBudget(), () => this.notificationStreams.delete(stream))
-    await stream.open()
+    // Online before the subscription answers, so no push follows a subscribe.
+    await this.deps.online.join(viewer.userId)
+    let closed = false
+    const stream = new NotificationStream(this.deps, viewer, budget ?? this.ownBudget(), () => {
+      if (closed) return
+      closed = true
+      this.notificationStreams.delete(stream)
+      void this.deps.online.leave(viewer.userId)
+    })
+    try {
+      await stream.open()
+    } catch (error) {
+      stream.queue.fail(error)
+      throw error
+    }
     this.notificationStreams.add(stream)
     return stream.queue
   }
@@ -108,6 +126,7 @@ export class LiveService {
   /** Called once by each chat stream that ended (or never opened). */
   private chatStreamClosed(stream: ChatStream): void {
     this.chatStreams.delete(stream)
+    void this.deps.online.leave(stream.viewer.userId)
     if (--stream.delivered.streams === 0) this.deliveries.delete(deliveryKey(stream.chatId, stream.viewer.userId))
   }
 

@@ -265,6 +265,20 @@ export class DynamoChatStore implements ChatStore {
     }
   }
 
+  async setMute(chatId: string, side: ChatSide, until: number): Promise<boolean> {
+    const attribute = side === 'a' ? 'aMutedUntil' : 'bMutedUntil'
+    try {
+      await this.entities.Chat.build(UpdateItemCommand)
+        .item({ chatId, [attribute]: until === 0 ? $remove() : until })
+        .options({ condition: { attr: 'chatId', exists: true } })
+        .send()
+      return true
+    } catch (error) {
+      if (isConditionalCheckFailure(error)) return false
+      throw error
+    }
+  }
+
   async hasBlocked(blockerId: string, blockedId: string): Promise<boolean> {
     const { Item } = await this.entities.Block.build(GetItemCommand).key({ blockerId, blockedId }).send()
     return Item !== undefined

@@ -17,7 +17,7 @@ export const paddedSeq = (seq: number): string => String(seq).padStart(10, '0')
  * builds a key string. docs/data-model.md lists every item and access pattern.
  */
 export function createEntities(table: HushTable) {
-  return { ...accountEntities(table), ...moderationEntities(table), ...chatEntities(table), ...messageEntities(table), ...pairingEntities(table), ...expiryEntities(table) }
+  return { ...accountEntities(table), ...moderationEntities(table), ...chatEntities(table), ...messageEntities(table), ...pairingEntities(table), ...expiryEntities(table), ...deviceEntities(table) }
 }
 
 /** Accounts and what they write: users, posts, comments. */
@@ -135,6 +135,9 @@ function chatEntities(table: HushTable) {
       bReadSeq: number(),
       bDeliveredSeq: number(),
       bUnread: number(),
+      /** muteChat: epoch ms until which a side gets no push; absent when never muted. */
+      aMutedUntil: number().optional(),
+      bMutedUntil: number().optional(),
       status: string().enum('ACTIVE', 'LEFT', 'BLOCKED'),
       closedBy: string().enum('a', 'b').optional(),
       hiddenFrom: string().enum('a', 'b').optional(),
@@ -307,6 +310,50 @@ function expiryEntities(table: HushTable) {
   return { Lease, ExpiryIndex }
 }
 
+/** The devices users registered for pushes. */
+function deviceEntities(table: HushTable) {
+  /**
+   * USER#<userId> / DEVICE#<deviceId>: one device of a user, where its pushes go. Expires by TTL
+   * when not registered again for DEVICE_TTL (SPEC: 60 days).
+   */
+  const Device = new Entity({
+    name: 'Device',
+    table,
+    timestamps: false,
+    schema: item({
+      userId: string().key().savedAs('pk').transform(prefix('USER')),
+      deviceId: string().key().savedAs('sk').transform(prefix('DEVICE')),
+      platform: string().enum('WEB_PUSH', 'APNS', 'FCM'),
+      /** APNs or FCM token. */
+      token: string().optional(),
+      /** A browser's push subscription. */
+      endpoint: string().optional(),
+      p256dh: string().optional(),
+      auth: string().optional(),
+      createdAt: number(),
+      seenAt: number(),
+      ttl: number().savedAs(TTL_ATTRIBUTE),
+    }),
+  })
+
+  /**
+   * DEVICE#<deviceId> / OWNER: the one user a token belongs to, so that registering it on another
+   * account moves it (the old account's Device item goes in the same transaction).
+   */
+  const DeviceOwner = new Entity({
+    name: 'DeviceOwner',
+    table,
+    timestamps: false,
+    schema: item({
+      deviceId: string().key().savedAs('pk').transform(prefix('DEVICE')),
+      itemKind: string().key().savedAs('sk').const('OWNER'),
+      userId: string(),
+      createdAt: number(),
+      ttl: number().savedAs(TTL_ATTRIBUTE),
+    }),
+  })
+  return { Device, DeviceOwner }
+}
 
 export type HushEntities = ReturnType<typeof createEntities>
 

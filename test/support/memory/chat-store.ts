@@ -122,6 +122,13 @@ export class InMemoryChatStore implements ChatStore {
     return { readSeq: chat[side].readSeq, deliveredSeq: chat[side].deliveredSeq }
   }
 
+  async setMute(chatId: string, side: ChatSide, until: number): Promise<boolean> {
+    const chat = this.chats.get(chatId)
+    if (!chat) return false
+    chat[side].mutedUntil = until === 0 ? undefined : until
+    return true
+  }
+
   async closeChat(chat: ChatRecord, status: 'LEFT' | 'BLOCKED', closedBy: ChatSide, now: number, report?: BlockReport): Promise<boolean> {
     const stored = this.chats.get(chat.chatId)
     if (!stored || stored.expiresAt <= now) return false

@@ -9,7 +9,11 @@ import { ChatStarter } from '../../../src/domain/chats/start.js'
 import { LiveService } from '../../../src/domain/live/live-service.js'
 import { PresenceTracker } from '../../../src/domain/live/presence.js'
 import { TypingTracker } from '../../../src/domain/live/typing.js'
-import type { PhotoRecord, PhotoStore, Viewer } from '../../../src/domain/ports.js'
+import type { PhotoRecord, PhotoStore, PushJob, PushQueue, Viewer } from '../../../src/domain/ports.js'
+import { ChatCatchUp } from '../../../src/domain/chats/catch-up.js'
+import { ChatMutes } from '../../../src/domain/push/mutes.js'
+import { OnlineTracker } from '../../../src/domain/push/online.js'
+import { PushNotifier } from '../../../src/domain/push/push-notifier.js'
 import { PostService } from '../../../src/domain/posts.js'
 import { RateLimits, type Rates } from '../../../src/domain/rate-limits.js'
 import { InProcessEventBus } from '../../../src/infra/events/in-process.js'
@@ -29,6 +33,7 @@ const RATES: Rates = {
   uploadBytes: unlimited,
   createPost: unlimited,
   addComment: unlimited,
+  registerDevice: unlimited,
 }
 
 class NoPhotos implements PhotoStore {
@@ -39,6 +44,24 @@ class NoPhotos implements PhotoStore {
   async claimView(): Promise<boolean> {
     return false
   }
+}
+
+/** Keeps what is queued, for the tests to look at or hand to a PushWorker themselves. */
+export class RecordingPushQueue implements PushQueue {
+  readonly jobs: PushJob[] = []
+  readonly later: Array<{ job: PushJob; at: number; collapseKey: string | undefined }> = []
+
+  async add(job: PushJob): Promise<void> {
+    this.jobs.push(job)
+  }
+
+  async addLater(job: PushJob, at: number, collapseKey?: string): Promise<void> {
+    if (collapseKey === undefined || !this.later.some((waiting) => waiting.collapseKey === collapseKey)) this.later.push({ job, at, collapseKey })
+  }
+
+  consume(): void {}
+
+  async close(): Promise<void> {}
 }
 
 export interface DomainOptions {
@@ -66,6 +89,11 @@ export function domainOnMemory(options: DomainOptions = {}) {
   const liveChats = new LiveChats({ chats, clock })
   const receipts = new ReceiptService({ chats, events, access, limits })
   const chatTtlSeconds = options.chatTtlSeconds ?? 86_400
+  const pushQueue = new RecordingPushQueue()
+  const push = new PushNotifier(pushQueue, (error) => {
+    throw error
+  })
+  const online = new OnlineTracker(new InMemoryPresenceStore(), clock, options.presenceTtlMs ?? 20_000, () => () => {})
   const services = {
     posts,
     access,
@@ -75,6 +103,7 @@ export function domainOnMemory(options: DomainOptions = {}) {
       posts,
       liveChats,
       events,
+      push,
       limits,
       ids: new ChatIds(secret),
       clock,
@@ -82,11 +111,13 @@ export function domainOnMemory(options: DomainOptions = {}) {
       chatTtlSeconds,
       maxLiveChats: options.maxLiveChats ?? 100,
     }),
-    closes: new ChatCloser({ chats, access, events, clock }),
-    messages: new MessageService({ chats, photos: new NoPhotos(), access, receipts, events, typing, limits, clock, chatTtlSeconds, maxMessageLength: 4_000 }),
+    closes: new ChatCloser({ chats, access, events, push, clock }),
+    messages: new MessageService({ chats, photos: new NoPhotos(), access, receipts, events, typing, push, limits, clock, chatTtlSeconds, maxMessageLength: 4_000 }),
     receipts,
     typing,
-    live: new LiveService({ chats, access, liveChats, receipts, events, presence, typing, clock, maxQueuedBytes: options.maxQueuedBytes ?? 1024 * 1024 }),
+    mutes: new ChatMutes({ chats, access, clock }),
+    catchUp: new ChatCatchUp({ chats, clock, secret }),
+    live: new LiveService({ chats, access, liveChats, receipts, events, presence, online, typing, clock, maxQueuedBytes: options.maxQueuedBytes ?? 1024 * 1024 }),
   }
   let users = 0
   const user = (): Viewer => ({ userId: `u_${(++users).toString().padStart(3, '0')}`, expiresAt: Number.MAX_SAFE_INTEGER })
@@ -95,6 +126,8 @@ export function domainOnMemory(options: DomainOptions = {}) {
     chats,
     events,
     services,
+    pushQueue,
+    online,
     user,
     /** A post by `author` and a chat on it started by `starter`. */
     async chat(author: Viewer, starter: Viewer) {
