@@ -3,6 +3,7 @@ import type { Config } from './config.js'
 import type { EventBus } from './domain/events.js'
 import { createLogger } from './logger.js'
 import { createHushServer } from './server/http.js'
+import { TrustedDocuments } from './server/documents/trusted.js'
 import { photoLinks } from './server/photo-routes.js'
 import { Lifecycle } from './wiring/lifecycle.js'
 import { openMessaging } from './wiring/messaging.js'
@@ -48,8 +49,11 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     const push = await openPush({ config, storage, messaging, secrets, logger }, lifecycle)
     const services = buildServices({ config, storage, messaging, blobs, secrets, push, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
     await startJobs({ config, storage, blobs, services, logger }, lifecycle)
+    const { trustedDocuments: manifest } = config.graphql
+    const trustedDocuments = manifest === undefined ? undefined : await TrustedDocuments.load(manifest)
     const server = createHushServer({
       services,
+      trustedDocuments,
       logger,
       limits: config.limits,
       graphql: config.graphql,

@@ -106,6 +106,8 @@ export interface Config {
     graphiql: boolean
     /** Memory the parsed, checked and compiled documents may take, estimated. */
     documentCacheBytes: number
+    /** A manifest (id → document) of the only documents every path runs; unset: any document within the limits. */
+    trustedDocuments: string | undefined
   }
   /** Prefix of every Redis key and channel, so several deployments (or test runs) share one Redis. */
   redisPrefix: string
@@ -255,6 +257,7 @@ function readGraphQL(read: Reader): Config['graphql'] {
     suggestions: read.bool('GRAPHQL_SUGGESTIONS', !production),
     graphiql: read.bool('GRAPHIQL', !production),
     documentCacheBytes: read.int('DOCUMENT_CACHE_BYTES', 32 * 1024 ** 2, { min: 1024 ** 2 }),
+    trustedDocuments: read.string('TRUSTED_DOCUMENTS'),
   }
 }
 

@@ -3,6 +3,7 @@ import type http from 'node:http'
 import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql'
 import type { Logger } from 'pino'
 import type { CreateContext } from './context.js'
+import type { TrustedDocuments } from './documents/trusted.js'
 import { isRefusal, type DocumentCache, type Refusal } from './documents/cache.js'
 import type { InFlight } from './in-flight.js'
 import { logRequest } from './request-log.js'
@@ -10,6 +11,8 @@ import { logRequest } from './request-log.js'
 export interface HttpOperationsOptions {
   /** Shared with Yoga and the socket path: a document is checked and compiled once for all. */
   documents: DocumentCache
+  /** TRUSTED_DOCUMENTS: only the manifest's documents run, named by `documentId` (or sent in full). */
+  trusted: TrustedDocuments | undefined
   createContext: CreateContext
   inFlight: InFlight
   logger: Logger
@@ -41,8 +44,8 @@ export function httpOperations(options: HttpOperationsOptions): (req: http.Incom
   const { documents, logger, maskError, inFlight } = options
 
   async function answer(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, type: ResponseType, started: number): Promise<void> {
-    const request = parseRequest(body)
-    const operation = request && documents.operation(request.query, request.operationName)
+    const request = parseRequest(body, options.trusted)
+    const operation = request && (typeof request.query === 'string' ? documents.operation(request.query, request.operationName) : request.query)
     if (!request || !operation || (!isRefusal(operation) && operation.kind === 'subscription')) return options.fallback(req, res, body)
     const requestId = singleHeader(req.headers['x-request-id']) ?? randomUUID()
     const reply = (status: number, text: string) => {
@@ -115,26 +118,39 @@ function singleHeader(value: string | string[] | undefined): string | undefined 
 }
 
 interface GraphQLParams {
-  query: string
+  /** The document's text, or (TRUSTED_DOCUMENTS) why the request names none that may run. */
+  query: string | Refusal
   operationName: string | undefined
   variables: Record<string, unknown> | undefined
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
-/** The params of a single GraphQL request, or undefined for anything else (Yoga words the error). */
-function parseRequest(body: Buffer): GraphQLParams | undefined {
+/**
+ * The params of a single GraphQL request, or undefined for anything else (Yoga words the error).
+ * With trusted documents, the document comes from the manifest, by `documentId` or
+ * `extensions.persistedQuery`; without, a request with extensions is Yoga's.
+ */
+function parseRequest(body: Buffer, trusted: TrustedDocuments | undefined): GraphQLParams | undefined {
   let params: unknown
   try {
     params = JSON.parse(body.toString('utf8'))
   } catch {
     return undefined
   }
-  if (!isObject(params) || typeof params.query !== 'string' || params.extensions != null) return undefined
+  if (!isObject(params)) return undefined
   const { operationName, variables } = params
   if (operationName != null && typeof operationName !== 'string') return undefined
   if (variables != null && !isObject(variables)) return undefined
-  return { query: params.query, operationName: operationName ?? undefined, variables: variables ?? undefined }
+  let query: string | Refusal
+  if (trusted) {
+    const text = trusted.resolve(params)
+    query = typeof text === 'string' ? text : { stage: 'operation', errors: [text] }
+  } else {
+    if (typeof params.query !== 'string' || params.extensions != null) return undefined
+    query = params.query
+  }
+  return { query, operationName: operationName ?? undefined, variables: variables ?? undefined }
 }
 
 /**

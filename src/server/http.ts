@@ -10,6 +10,7 @@ import { schema } from '../schema/index.js'
 import { clientAddressOf } from './client-address.js'
 import { contextFactory, type CreateContext } from './context.js'
 import { DocumentCache } from './documents/cache.js'
+import type { TrustedDocuments } from './documents/trusted.js'
 import { createErrorMasker } from './errors.js'
 import { httpOperations, type HttpOperationsOptions } from './http-operations.js'
 import { isPhotoPath, parsePhotoTicket } from './photo-routes.js'
@@ -27,6 +28,8 @@ export interface HushServerOptions {
   limits: Config['limits']
   graphql: Config['graphql']
   trustedProxies: Config['trustedProxies']
+  /** TRUSTED_DOCUMENTS, loaded: every path runs only the manifest's documents. Unset: any document within the limits. */
+  trustedDocuments?: TrustedDocuments | undefined
   /** Throws when a backing service (DynamoDB, Redis) cannot be reached; serves /readyz. */
   checkReadiness: () => Promise<void>
   /**
@@ -59,6 +62,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
     maskError: createErrorMasker(logger),
     createContext: contextFactory(services),
     clientAddress: clientAddressOf(options.trustedProxies),
+    trusted: options.trustedDocuments,
     documents: new DocumentCache(
       schema,
       { ...limits.document, maxBytes: limits.maxFrameBytes, introspection: options.graphql.introspection, suggestions: options.graphql.suggestions },
@@ -111,6 +115,7 @@ interface SharedParts {
   createContext: CreateContext
   clientAddress: (req: http.IncomingMessage) => string
   documents: DocumentCache
+  trusted: TrustedDocuments | undefined
 }
 
 /** HTTP routes: the probes, photos, then /graphql on the lean path or Yoga. */

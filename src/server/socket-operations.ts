@@ -6,6 +6,7 @@ import { TokenBucket } from '../domain/token-bucket.js'
 import type { GraphQLContext } from '../schema/context.js'
 import type { CreateContext } from './context.js'
 import { isRefusal, type DocumentCache } from './documents/cache.js'
+import type { TrustedDocuments } from './documents/trusted.js'
 import type { InFlight } from './in-flight.js'
 import type { PreparedOperation, SocketContext, SocketServerOptions } from './socket-server.js'
 import type { Extra } from './ws-adapter.js'
@@ -14,6 +15,8 @@ export interface SocketOperationsOptions {
   schema: GraphQLSchema
   /** Shared with the HTTP paths: a document is checked and compiled once for all. */
   documents: DocumentCache
+  /** TRUSTED_DOCUMENTS: only the manifest's documents run (by `documentId` or `extensions.persistedQuery` in the payload). */
+  trusted: TrustedDocuments | undefined
   createContext: CreateContext
   inFlight: InFlight
   /** The address the upgrade request came from. */
@@ -98,7 +101,9 @@ function prepare(options: SocketOperationsOptions, ctx: SocketContext<SocketExtr
   }
   const retryAfterMs = bucket.take(1, Date.now())
   if (retryAfterMs > 0) return refusal('Too many subscribes and completes on this connection; slow down.', retryAfterMs)
-  const operation = options.documents.operation(payload.query, payload.operationName ?? undefined)
+  const text = options.trusted ? options.trusted.resolve(payload) : payload.query
+  if (typeof text !== 'string') return [text]
+  const operation = options.documents.operation(text, payload.operationName ?? undefined)
   if (isRefusal(operation)) return operation.errors
   const { compiled, document, name: operationName } = operation
   const variables = payload.variables ?? undefined

@@ -8,7 +8,8 @@ import type { GraphQLContext } from '../schema/context.js'
 import { schema } from '../schema/index.js'
 import type { CreateContext } from './context.js'
 import type { DocumentCache } from './documents/cache.js'
-import { useDocumentCache } from './documents/yoga-plugin.js'
+import type { TrustedDocuments } from './documents/trusted.js'
+import { useDocumentCache, useTrustedDocuments } from './documents/yoga-plugin.js'
 import type { InFlight } from './in-flight.js'
 import { logRequest } from './request-log.js'
 
@@ -23,6 +24,8 @@ export interface ServerContext {
 
 export interface HushYogaOptions {
   documents: DocumentCache
+  /** TRUSTED_DOCUMENTS: only the manifest's documents run. */
+  trusted: TrustedDocuments | undefined
   createContext: CreateContext
   inFlight: InFlight
   maskError: (error: unknown) => GraphQLError
@@ -66,6 +69,7 @@ export function createHushYoga(options: HushYogaOptions): HushYoga {
       // An upload is the photo, its operation (at most a body's size) and the multipart framing.
       useBodyLimit(maxBodyBytes, maxPhotoBytes + 2 * maxBodyBytes),
       useRequestErrors(),
+      ...(options.trusted ? [useTrustedDocuments(options.trusted)] : []),
       useDocumentCache(options.documents),
       useRequestLog(logger),
       useInFlight(options.inFlight),

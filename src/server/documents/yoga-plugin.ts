@@ -1,6 +1,7 @@
 import { Kind, OperationTypeNode, type DocumentNode, type GraphQLError, type Source } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 import { isRefusal, type DocumentCache } from './cache.js'
+import type { TrustedDocuments } from './trusted.js'
 
 /**
  * Yoga's parse and validate, answered from the DocumentCache that the lean path and the socket
@@ -52,5 +53,22 @@ function standInFor(operationName: string | null | undefined): DocumentNode {
         selectionSet: { kind: Kind.SELECTION_SET, selections: [] },
       },
     ],
+  }
+}
+
+/**
+ * TRUSTED_DOCUMENTS on Yoga's path (GET, uploads, browsers): the request's document id (or its
+ * full text) is looked up in the manifest before anything parses it; anything else is refused.
+ */
+export function useTrustedDocuments(trusted: TrustedDocuments): Plugin {
+  return {
+    onParams({ params, request, setParams }) {
+      const given = params as Parameters<TrustedDocuments['resolve']>[0]
+      // Yoga's GET parser keeps query, operationName, variables and extensions only.
+      const documentId = given.documentId ?? (request.method === 'GET' ? new URL(request.url).searchParams.get('documentId') : undefined)
+      const text = trusted.resolve({ ...given, documentId })
+      if (typeof text !== 'string') throw text
+      setParams({ ...params, query: text })
+    },
   }
 }

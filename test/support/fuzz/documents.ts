@@ -20,20 +20,20 @@ import {
 import * as generated from '../../generated/graphql.js'
 
 /**
- * GraphQL documents for the fuzz test: the project's real operations (test/operations/*.graphql,
+ * GraphQL documents for the fuzz test: the project's real operations (operations/*.graphql,
  * as codegen compiled them), mutated token by token, and random documents from a small grammar
  * over the schema's own names, so that a fair share of them parse and validate and reach resolvers.
  */
 
 const ROOT = path.resolve(import.meta.dirname, '../../..')
 
-/** Every operation of test/operations, printed with the fragments it uses. */
+/** Every operation in operations/, printed with the fragments it uses. */
 export const REAL_OPERATIONS: ReadonlyArray<{ name: string; text: string }> = Object.entries(generated)
   .filter(([name, value]) => name.endsWith('Document') && typeof value === 'object' && (value as DocumentNode).kind === Kind.DOCUMENT)
   .map(([name, value]) => ({ name: name.replace(/Document$/, ''), text: print(value as DocumentNode) }))
   .sort((a, b) => a.name.localeCompare(b.name))
 
-/** Extra hand-written operations over fields test/operations never asks for (feed pages, comments, introspection). */
+/** Extra hand-written operations over fields operations/ never asks for (feed pages, comments, introspection). */
 const EXTRA_OPERATIONS = [
   '{ feed(first: 3) { edges { cursor node { id body isMine comments(first: 2) { id authorAlias byPostAuthor } } } pageInfo { hasNextPage endCursor } } }',
   'query Nested { chats(first: 2) { id cursor post { id body comments { id body } } messages(last: 2) { seq photo { id url } } } }',
