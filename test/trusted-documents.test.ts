@@ -10,7 +10,7 @@ import {
   StartChatDocument,
   ViewerDocument,
 } from '../client/src/generated/graphql.js'
-import { TrustedDocuments } from '../src/server/documents/trusted.js'
+import { idOf as idOfText, TrustedDocuments } from '../src/server/documents/trusted.js'
 import { startTestApp, type TestApp } from './support/app.js'
 import { collect, wsClient } from './support/client.js'
 
@@ -97,6 +97,16 @@ describe('trusted documents', () => {
     const forged = path.join(dir, 'manifest.json')
     await writeFile(forged, JSON.stringify({ [idOf(ViewerDocument)]: '{ __schema { types { name } } }' }))
     await expect(TrustedDocuments.load(forged)).rejects.toThrow(/not the sha256/)
-    expect((await TrustedDocuments.load(MANIFEST)).size).toBeGreaterThan(20)
+    const codegen = await TrustedDocuments.load(MANIFEST)
+    expect(codegen.size).toBeGreaterThan(20)
+    // An app's Apollo (iOS, Kotlin) manifest beside codegen's: both kinds of ids run.
+    const apolloBody = 'query Me { viewer { id } }'
+    const apollo = path.join(dir, 'apollo.json')
+    const apolloId = idOfText(apolloBody).slice('sha256:'.length)
+    await writeFile(apollo, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: apolloId, body: apolloBody, name: 'Me', type: 'query' }] }))
+    const both = await TrustedDocuments.load(`${MANIFEST},${apollo}`)
+    expect(both.size).toBe(codegen.size + 1)
+    expect(both.resolve({ extensions: { persistedQuery: { version: 1, sha256Hash: apolloId } } })).toBe(apolloBody)
+    expect(both.resolve({ documentId: idOf(ViewerDocument) })).toContain('viewer')
   })
 })

@@ -27,14 +27,19 @@ export class TrustedDocuments {
     this.texts = new Set(byId.values())
   }
 
-  /** Reads and checks a manifest: every id must be the SHA-256 of its document. */
-  static async load(file: string): Promise<TrustedDocuments> {
-    const manifest = JSON.parse(await readFile(file, 'utf8')) as unknown
-    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new Error(`${file} is not a manifest of id → document`)
+  /**
+   * Reads and checks manifests (comma-separated paths): graphql-codegen's (`{ "sha256:<hex>":
+   * document }`) or Apollo's persisted-query manifest (Apollo iOS and Kotlin,
+   * `{ format: "apollo-persisted-query-manifest", operations: [{ id, body }] }`). Every id must be
+   * the SHA-256 of its document.
+   */
+  static async load(files: string): Promise<TrustedDocuments> {
     const byId = new Map<string, string>()
-    for (const [id, text] of Object.entries(manifest)) {
-      if (!ID.test(id) || typeof text !== 'string' || id !== idOf(text)) throw new Error(`${file}: ${id} is not the sha256 of its document`)
-      byId.set(id, text)
+    for (const file of files.split(',').map((name) => name.trim()).filter(Boolean)) {
+      for (const [id, text] of entriesOf(JSON.parse(await readFile(file, 'utf8')) as unknown, file)) {
+        if (!ID.test(id) || typeof text !== 'string' || id !== idOf(text)) throw new Error(`${file}: ${String(id).slice(0, 80)} is not the sha256 of its document`)
+        byId.set(id, text)
+      }
     }
     return new TrustedDocuments(byId)
   }
@@ -50,6 +55,15 @@ export class TrustedDocuments {
     if (typeof params.query === 'string' && this.texts.has(params.query)) return params.query
     return refusal('Only trusted documents run on this server: send the documentId of one from its manifest.')
   }
+}
+
+/** A manifest's [id, document] pairs, ids as `sha256:<hex>`. */
+function entriesOf(manifest: unknown, file: string): Array<[string, unknown]> {
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new Error(`${file} is not a manifest`)
+  const { format, operations } = manifest as { format?: unknown; operations?: unknown }
+  if (format === undefined) return Object.entries(manifest)
+  if (format !== 'apollo-persisted-query-manifest' || !Array.isArray(operations)) throw new Error(`${file}: unknown manifest format`)
+  return (operations as Array<{ id?: unknown; body?: unknown }>).map(({ id, body }) => [`sha256:${String(id)}`, body])
 }
 
 /** The manifest's id of a document text. */
