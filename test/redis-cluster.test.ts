@@ -5,6 +5,7 @@ import {
   ChatEventsDocument,
   CreatePostDocument,
   PeerPresentDocument,
+  RegisterDeviceDocument,
   SendMessageDocument,
   SetTypingDocument,
   StartChatDocument,
@@ -13,6 +14,11 @@ import {
 import { startPeerApp, startTestApp, type TestApp } from './support/app.js'
 import { collect, errorCode, mustRequest, request, signUp, wsClient, type TestUser } from './support/client.js'
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js'
+import { startWebPushService, testTls, type WebPushService } from './support/push-services.js'
+import { generateVapidKeys } from '../src/infra/push/web-push.js'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const seqsOf = (items: ChatEventsSubscription[]) => items.flatMap(({ chatEvents: e }) => (e.__typename === 'MessageEvent' ? [e.message.seq] : []))
@@ -39,13 +45,20 @@ describe('Hush on a Redis Cluster (3 masters, 3 replicas)', () => {
   let two: TestApp
   let author: TestUser
   let commenter: TestUser
+  let webPush: WebPushService
   const clients: Array<ReturnType<typeof wsClient>> = []
 
   beforeAll(async () => {
     cluster = await startRedisCluster()
-    const env = { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_PREFIX: `hush-cluster:${randomUUID().slice(0, 8)}:`, PRESENCE_TTL_MS: '3000' }
+    webPush = await startWebPushService()
+    const caFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'hush-cluster-')), 'ca.pem')
+    await writeFile(caFile, (await testTls()).ca)
+    const vapid = generateVapidKeys()
+    // Web Push too: its queue and the online presence live on the cluster as well.
+    const push = { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, PUSH_ALLOWED_HOSTS: new URL(webPush.url).host, PUSH_CA_FILE: caFile }
+    const env = { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_PREFIX: `hush-cluster:${randomUUID().slice(0, 8)}:`, PRESENCE_TTL_MS: '3000', ...push }
     one = await startTestApp(env)
-    two = await startPeerApp(one, { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_URL: undefined, PRESENCE_TTL_MS: '3000' })
+    two = await startPeerApp(one, { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_URL: undefined, PRESENCE_TTL_MS: '3000', ...push })
     author = await signUp(one.url)
     commenter = await signUp(two.url)
   })
@@ -54,6 +67,7 @@ describe('Hush on a Redis Cluster (3 masters, 3 replicas)', () => {
     await two?.stop()
     await one?.stop()
     await cluster?.close()
+    await webPush?.close()
   })
 
   const newChat = async () => {
@@ -135,5 +149,22 @@ describe('Hush on a Redis Cluster (3 masters, 3 replicas)', () => {
     expect(seqsOf(stream.items)).toEqual(range(1, acknowledged.length))
     // The commenter's subscription counts as present again on the new master.
     expect((await mustRequest(one.url, PeerPresentDocument, { id: chat.id }, author.token)).chat?.peerPresent).toBe(true)
+  })
+
+  it('queues pushes on the cluster: an offline user gets exactly one push per event from two processes', async () => {
+    // A user of their own: the other tests' subscriptions keep `author` online.
+    const offline = await signUp(one.url)
+    const subscription = webPush.subscribe()
+    await mustRequest(one.url, RegisterDeviceDocument, { input: { platform: 'WEB_PUSH', webPush: { endpoint: subscription.endpoint, ...subscription.keys } } }, offline.token)
+    const post = (await mustRequest(one.url, CreatePostDocument, { body: 'push' }, offline.token)).createPost
+    const chat = (await mustRequest(two.url, StartChatDocument, { postId: post.id }, commenter.token)).startChat
+    const onEndpoint = () => webPush.received.filter((push) => push.endpoint === subscription.endpoint)
+    const deadline = Date.now() + 15_000
+    while (onEndpoint().length < 1 && Date.now() < deadline) await sleep(50)
+    await sleep(5_500) // past the collapse window (5 s): the message is a push of its own
+    await mustRequest(two.url, SendMessageDocument, { chatId: chat.id, clientMessageId: randomUUID(), body: 'pushed' }, commenter.token)
+    while (onEndpoint().length < 2 && Date.now() < deadline + 10_000) await sleep(50)
+    await sleep(1_000)
+    expect(onEndpoint().map((push) => (push.payload as { kind: string; unread: number }).kind)).toEqual(['chatStarted', 'message'])
   })
 })

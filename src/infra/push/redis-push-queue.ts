@@ -67,11 +67,16 @@ export class RedisPushQueue implements PushQueue {
     this.reader?.disconnect()
   }
 
+  /** Creates the stream and its group, unless they exist. */
+  private async ensureGroup(): Promise<void> {
+    await this.redis.xgroup('CREATE', this.keys.stream, GROUP, '0', 'MKSTREAM').catch((error: Error) => {
+      if (!/BUSYGROUP/.test(error.message)) this.options.onError(error, 'creating the push consumer group')
+    })
+  }
+
   private async run(handler: (job: PushJob) => Promise<void>): Promise<void> {
     const { keys, options } = this
-    await this.redis.xgroup('CREATE', keys.stream, GROUP, '0', 'MKSTREAM').catch((error: Error) => {
-      if (!/BUSYGROUP/.test(error.message)) options.onError(error, 'creating the push consumer group')
-    })
+    await this.ensureGroup()
     let nextClaim = 0
     while (this.running) {
       try {
@@ -89,6 +94,12 @@ export class RedisPushQueue implements PushQueue {
         for (const [id, fields] of read?.[0]?.[1] ?? []) this.start(handler, id, fields)
       } catch (error) {
         if (!this.running) break
+        // Redis lost the stream (a restart without persistence, a failover ahead of replication):
+        // the next XADD makes the stream again but not the group, so make both now.
+        if (error instanceof Error && /NOGROUP/.test(error.message)) {
+          await this.ensureGroup()
+          continue
+        }
         options.onError(error, 'reading the push queue')
         await sleep(1_000)
       }
