@@ -60,7 +60,7 @@ export function socketOperations(options: SocketOperationsOptions): SocketServer
     connectionInitWaitTimeout: options.connectionInitTimeoutMs,
     onConnect: async (ctx) => {
       const { socket, request, budget } = ctx.extra
-      // GraphiQL forwards its header editor as the payload, so "Authorization" counts too.
+      // Hush's GraphiQL page (graphiql.ts) sends its headers editor as the payload, so "Authorization" counts too.
       const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization
       const context = await options.createContext({
         authorization: typeof authorization === 'string' ? authorization : undefined,

@@ -10,6 +10,7 @@ import type { CreateContext } from './context.js'
 import type { DocumentCache } from './documents/cache.js'
 import type { TrustedDocuments } from './documents/trusted.js'
 import { useDocumentCache, useTrustedDocuments } from './documents/yoga-plugin.js'
+import { selfContainedGraphiQL } from './graphiql.js'
 import type { InFlight } from './in-flight.js'
 import { logRequest } from './request-log.js'
 
@@ -46,12 +47,14 @@ export type HushYoga = YogaServerInstance<ServerContext, GraphQLContext>
  */
 export function createHushYoga(options: HushYogaOptions): HushYoga {
   const { logger, maxBodyBytes, maxPhotoBytes } = options
+  const graphiql = selfContainedGraphiQL()
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     fetchAPI: createFetch({ formDataLimits: { fileSize: maxPhotoBytes, files: 1, fields: 8, fieldSize: maxBodyBytes } }),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: options.graphiql ? { subscriptionsProtocol: 'WS', title: 'Hush' } : false,
+    renderGraphiQL: graphiql.render,
     maskedErrors: { maskError: options.maskError },
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
@@ -73,6 +76,7 @@ export function createHushYoga(options: HushYogaOptions): HushYoga {
       useDocumentCache(options.documents),
       useRequestLog(logger),
       useInFlight(options.inFlight),
+      graphiql.plugin,
     ],
     context: async (initial) =>
       options.createContext({
@@ -82,6 +86,7 @@ export function createHushYoga(options: HushYogaOptions): HushYoga {
       }),
   })
 }
+
 
 const requestIds = new WeakMap<Request, { id: string; started: number }>()
 

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import type { GraphiQLOptions, Plugin } from 'graphql-yoga'
+
+/**
+ * GraphiQL from Hush itself: its script, styles, fonts, icons and Monaco's workers inlined in one
+ * page (about 9 MB, built once, on first request) from @graphql-yoga/render-graphiql's assets,
+ * where Yoga's default page loads them from a CDN. The page gets a Content-Security-Policy that
+ * allows nothing outside the origin: its one inline script by hash, Monaco's workers from the
+ * blobs it makes of them, inline styles, data: fonts and images, and requests to the API ('self'
+ * covers ws: on the same host and port).
+ */
+export function selfContainedGraphiQL(): { render: (options: GraphiQLOptions) => Promise<string>; plugin: Plugin } {
+  let page: { key: string; html: string; policy: string } | undefined
+  const render = async (options: GraphiQLOptions): Promise<string> => {
+    const key = JSON.stringify(options)
+    if (page?.key !== key) {
+      const assets = await import('@graphql-yoga/render-graphiql/graphiql')
+      const script = graphiqlScript(assets, key)
+      if (script.includes('</script')) throw new Error('GraphiQL script cannot be inlined')
+      const hash = createHash('sha256').update(script).digest('base64')
+      const policy = [
+        "default-src 'self'",
+        `script-src 'sha256-${hash}'`,
+        'worker-src blob:',
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+      ].join('; ')
+      const title = (options.title ?? 'GraphiQL').replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)
+      const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8" />
+<title>${title}</title>
+<link rel="icon" href="${assets.favicon}" />
+<style>${assets.css}</style>
+</head>
+<body id="body" class="no-focus-outline">
+<noscript>You need to enable JavaScript to run this app.</noscript>
+<div id="root"></div>
+<script>${script}</script>
+</body>
+</html>
+`
+      page = { key, html, policy }
+    }
+    return page.html
+  }
+  const plugin: Plugin = {
+    onResponse({ response }) {
+      // GraphiQL is the only HTML Yoga answers with here (its landing page is off).
+      if (page && response.headers.get('content-type')?.startsWith('text/html')) {
+        response.headers.set('content-security-policy', page.policy)
+        response.headers.set('referrer-policy', 'no-referrer')
+      }
+    },
+  }
+  return { render, plugin }
+}
+
+/**
+ * The page's script: Monaco's workers from blobs, GraphiQL, then GraphiQL started with `options`
+ * (JSON). A browser's WebSocket takes no headers and Yoga's GraphiQL sends the headers editor only
+ * with HTTP requests, while Hush authenticates a socket from its connection_init payload: the
+ * payload is the headers editor's JSON object (as last edited, or as GraphiQL kept it from the
+ * last visit), read each time the socket connects.
+ */
+function graphiqlScript(assets: typeof import('@graphql-yoga/render-graphiql/graphiql'), options: string): string {
+  const worker = (source: string) => `URL.createObjectURL(new Blob([${JSON.stringify(source)}], { type: 'application/javascript' }))`
+  return `
+{
+  const workers = { editorWorkerService: ${worker(assets.editorWorkerService)}, json: ${worker(assets.jsonWorker)}, graphql: ${worker(assets.graphqlWorker)} };
+  self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (moduleId, label) => workers[label] };
+}
+${assets.js};
+{
+  let headers = null;
+  const connectionParams = () => {
+    try {
+      const value = JSON.parse(headers ?? localStorage.getItem('graphiql:headers') ?? '{}');
+      return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {};
+    } catch {
+      return {};
+    }
+  };
+  YogaGraphiQL.renderYogaGraphiQL(document.querySelector('#root'), Object.assign(${options.replace(/</g, '\\u003c')}, {
+    onEditHeaders: (text) => { headers = text; },
+    connectionParams,
+  }));
+}
+`
+}
