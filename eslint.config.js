@@ -1,6 +1,6 @@
 // @ts-check
 // ESLint 9 flat config: @eslint/js recommended and typescript-eslint's recommended type-checked rules
-// for the TypeScript sources (src/, test/, bench/, scripts/, codegen.ts, vitest.config.ts).
+// for the TypeScript sources (src/, test/, bench/, scripts/, client/src/, codegen.ts, vitest.config.ts).
 // `npm run lint` runs it; CI runs it in .ci/run. The layer rules live in .dependency-cruiser.cjs.
 import js from '@eslint/js'
 import { defineConfig, globalIgnores } from 'eslint/config'
@@ -12,6 +12,7 @@ export default defineConfig(
     'node_modules/',
     'coverage/',
     'test/generated/', // written by `npm run codegen`; CI checks it is up to date instead
+    'client/src/generated/', // the same, for the client package
     'bench/.build/',
     '.scratch/',
     '.data/',
@@ -19,7 +20,7 @@ export default defineConfig(
 
   {
     name: 'hush/typescript',
-    files: ['{src,test,bench,scripts}/**/*.ts', 'codegen.ts', 'vitest.config.ts'],
+    files: ['{src,test,bench,scripts}/**/*.ts', 'client/src/**/*.ts', 'codegen.ts', 'vitest.config.ts'],
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
