@@ -9,6 +9,7 @@ import tseslint from 'typescript-eslint'
 export default defineConfig(
   globalIgnores([
     'dist/',
+    'client/dist/',
     'node_modules/',
     'coverage/',
     'test/generated/', // written by `npm run codegen`; CI checks it is up to date instead
