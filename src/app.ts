@@ -3,7 +3,9 @@ import type { Config } from './config.js'
 import type { EventBus } from './domain/events.js'
 import { createLogger } from './logger.js'
 import { createHushServer } from './server/http.js'
+import { PrometheusMetrics } from './infra/metrics/prometheus.js'
 import { TrustedDocuments } from './server/documents/trusted.js'
+import { listenForMetrics } from './server/metrics.js'
 import { photoLinks } from './server/photo-routes.js'
 import { Lifecycle } from './wiring/lifecycle.js'
 import { openMessaging } from './wiring/messaging.js'
@@ -21,6 +23,8 @@ export interface RunningApp {
   events: EventBus
   /** Throws unless DynamoDB and Redis answer (what /readyz checks). */
   checkReadiness(): Promise<void>
+  /** Where Prometheus scrapes (METRICS); undefined when off. */
+  metricsUrl: string | undefined
 }
 
 export interface App {
@@ -37,18 +41,21 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
   const lifecycle = new Lifecycle(logger)
 
   async function start(): Promise<RunningApp> {
-    const storage = await openStorage(config, logger, lifecycle)
+    const metrics = config.metrics.enabled ? new PrometheusMetrics() : undefined
+    const storage = await openStorage(config, logger, lifecycle, metrics)
     const secrets = await resolveSecrets(config)
-    const messaging = await openMessaging(config, logger, lifecycle)
+    const messaging = await openMessaging(config, logger, lifecycle, metrics)
     const blobs = await openBlobStore(config, logger, lifecycle)
     let publicUrl = config.photos.publicUrl ?? ''
     const checkReadiness = async () => {
       await storage.check()
       await messaging.check()
     }
-    const push = await openPush({ config, storage, messaging, secrets, logger }, lifecycle)
-    const services = buildServices({ config, storage, messaging, blobs, secrets, push, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
-    await startJobs({ config, storage, blobs, services, logger }, lifecycle)
+    const push = await openPush({ config, storage, messaging, secrets, logger, metrics }, lifecycle)
+    const onRateLimited = metrics && ((limit: string) => metrics.rateLimited(limit))
+    const services = buildServices({ config, storage, messaging, blobs, secrets, push, onRateLimited, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
+    metrics?.gauge('hush_live_streams', 'chatEvents and notifications streams open in this process, by kind.', () => services.live.streamCounts(), 'kind')
+    await startJobs({ config, storage, blobs, services, logger, onReclaimed: metrics && ((lag) => metrics.expiryReclaimed(lag)) }, lifecycle)
     const { trustedDocuments: manifest } = config.graphql
     const trustedDocuments = manifest === undefined ? undefined : await TrustedDocuments.load(manifest)
     const server = createHushServer({
@@ -60,12 +67,14 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       trustedProxies: config.trustedProxies,
       checkReadiness,
       readiness: { shedAfterMs: config.unreadyCloseAfterMs },
+      metrics: metrics && { sink: metrics, onMainPort: config.metrics.port === undefined },
     })
     const url = await server.listen(config.port, config.host)
     lifecycle.onStop(() => server.close(config.shutdownTimeoutMs))
+    const metricsUrl = metrics && (await metricsEndpoint(metrics, config, url, lifecycle))
     publicUrl ||= url
     logger.info({ url: `${url}/graphql`, dynamodb: storage.endpoint ?? 'aws', redis: config.redisClusterNodes ? 'cluster' : config.redisUrl !== undefined }, 'Hush is listening')
-    return { url, port: Number(new URL(url).port), dynamodbEndpoint: storage.endpoint, events: messaging.events, checkReadiness }
+    return { url, port: Number(new URL(url).port), dynamodbEndpoint: storage.endpoint, events: messaging.events, checkReadiness, metricsUrl }
   }
 
   return {
@@ -79,4 +88,12 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     },
     stop: () => lifecycle.stop(),
   }
+}
+
+/** /metrics on the main server, or on METRICS_PORT by a listener of its own. */
+async function metricsEndpoint(metrics: PrometheusMetrics, config: Config, url: string, lifecycle: Lifecycle): Promise<string> {
+  if (config.metrics.port === undefined) return `${url}/metrics`
+  const own = await listenForMetrics(metrics, config.metrics.port, config.host)
+  lifecycle.onStop(() => own.close())
+  return `http://${new URL(url).hostname}:${own.port}/metrics`
 }

@@ -156,6 +156,8 @@ export interface Config {
   /** Worker processes sharing the port (node:cluster); unset: this one process serves. Needs Redis. */
   workers: number | undefined
   push: PushConfig
+  /** /metrics (Prometheus): off, on the main port (port undefined), or on a port of its own. */
+  metrics: { enabled: boolean; port: number | undefined }
 }
 
 export class ConfigError extends Error {
@@ -225,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     unreadyCloseAfterMs: read.int('UNREADY_CLOSE_AFTER_MS', 0, { min: 0 }),
     workers: read.countOrAuto('WORKERS', os.availableParallelism(), { min: 1, max: 1024 }),
     push: readPush(read),
+    metrics: { enabled: read.bool('METRICS', true), port: read.string('METRICS_PORT') === undefined ? undefined : read.int('METRICS_PORT', 0, { max: 65535 }) },
   }
   read.require(config.redisUrl === undefined || config.redisClusterNodes === undefined, 'REDIS_URL and REDIS_CLUSTER_NODES exclude each other')
   // Workers share events, presence and rate limits only through Redis: in-process events would split users between them.

@@ -26,6 +26,8 @@ export class RateLimits {
   constructor(
     private readonly limiter: RateLimiter,
     private readonly rates: Rates,
+    /** Told of each refusal, by limit name (for metrics). */
+    private readonly onRefused: (name: RateName) => void = () => {},
   ) {}
 
   /** Takes `cost` of `name` for `subject`, or throws RATE_LIMITED. */
@@ -33,6 +35,9 @@ export class RateLimits {
     const rate = this.rates[name]
     // One call never needs more than a full bucket (an upload at the size limit, say).
     const retryAfterMs = await this.limiter.take(`${name}:${subject}`, rate, Math.min(cost, rate.burst))
-    if (retryAfterMs > 0) throw rateLimited(retryAfterMs)
+    if (retryAfterMs > 0) {
+      this.onRefused(name)
+      throw rateLimited(retryAfterMs)
+    }
   }
 }

@@ -4,6 +4,7 @@ import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graph
 import type { Logger } from 'pino'
 import type { CreateContext } from './context.js'
 import type { TrustedDocuments } from './documents/trusted.js'
+import type { ServerMetrics } from './metrics.js'
 import { isRefusal, type DocumentCache, type Refusal } from './documents/cache.js'
 import type { InFlight } from './in-flight.js'
 import { logRequest } from './request-log.js'
@@ -13,6 +14,7 @@ export interface HttpOperationsOptions {
   documents: DocumentCache
   /** TRUSTED_DOCUMENTS: only the manifest's documents run, named by `documentId` (or sent in full). */
   trusted: TrustedDocuments | undefined
+  metrics: ServerMetrics | undefined
   createContext: CreateContext
   inFlight: InFlight
   logger: Logger
@@ -58,12 +60,14 @@ export function httpOperations(options: HttpOperationsOptions): (req: http.Incom
     if (isRefusal(operation)) return reply(refusalStatus(operation, type), JSON.stringify({ errors: operation.errors.map((error) => publicError(maskError(error))) }))
     const context = await options.createContext({ authorization: req.headers.authorization, requestId, clientAddress: options.clientAddress(req) })
     inFlight.start()
+    const runStarted = performance.now()
     let result: ExecutionResult
     try {
       result = await operation.compiled.query(undefined, context, request.variables)
     } finally {
       inFlight.end()
     }
+    options.metrics?.operation(operation.label, operation.kind, 'http', (performance.now() - runStarted) / 1000)
     // No data: the variables did not fit, so nothing ran; Yoga words that request error.
     if (!('data' in result)) return options.fallback(req, res, body)
     const { status, text } = serializeResult(result, maskError)

@@ -11,6 +11,7 @@ import { clientAddressOf } from './client-address.js'
 import { contextFactory, type CreateContext } from './context.js'
 import { DocumentCache } from './documents/cache.js'
 import type { TrustedDocuments } from './documents/trusted.js'
+import { serveMetrics, type ServerMetrics } from './metrics.js'
 import { createErrorMasker } from './errors.js'
 import { httpOperations, type HttpOperationsOptions } from './http-operations.js'
 import { isPhotoPath, parsePhotoTicket } from './photo-routes.js'
@@ -30,6 +31,8 @@ export interface HushServerOptions {
   trustedProxies: Config['trustedProxies']
   /** TRUSTED_DOCUMENTS, loaded: every path runs only the manifest's documents. Unset: any document within the limits. */
   trustedDocuments?: TrustedDocuments | undefined
+  /** What the transports report; `onMainPort`: /metrics is served on this server too. */
+  metrics?: { sink: ServerMetrics; onMainPort: boolean } | undefined
   /** Throws when a backing service (DynamoDB, Redis) cannot be reached; serves /readyz. */
   checkReadiness: () => Promise<void>
   /**
@@ -63,6 +66,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
     createContext: contextFactory(services),
     clientAddress: clientAddressOf(options.trustedProxies),
     trusted: options.trustedDocuments,
+    metrics: options.metrics?.sink,
     documents: new DocumentCache(
       schema,
       { ...limits.document, maxBytes: limits.maxFrameBytes, introspection: options.graphql.introspection, suggestions: options.graphql.suggestions },
@@ -74,6 +78,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
   const readiness = new Readiness({ ...options.readiness, check: options.checkReadiness, logger, onUnreadyTooLong: () => closeForUnreadiness(wsServer, logger) })
   const httpServer = http.createServer(requestHandler(options, shared, state, readiness))
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
+  shared.metrics?.gauge('hush_websocket_connections', 'WebSocket connections open.', () => wsServer.clients.size)
   const stopKeepAlive = serveGraphQLWs(
     wsServer,
     socketOperations({
@@ -85,7 +90,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
       maxOperations: limits.maxSubscriptionsPerConnection,
       operationRate: limits.rates.socketOperations,
     }),
-    { logger, maxQueuedBytes: limits.maxQueuedBytes },
+    { logger, maxQueuedBytes: limits.maxQueuedBytes, onSlowConsumer: () => shared.metrics?.slowConsumerCut() },
   )
   return {
     listen: (port, host) =>
@@ -116,6 +121,7 @@ interface SharedParts {
   clientAddress: (req: http.IncomingMessage) => string
   documents: DocumentCache
   trusted: TrustedDocuments | undefined
+  metrics: ServerMetrics | undefined
 }
 
 /** HTTP routes: the probes, photos, then /graphql on the lean path or Yoga. */
@@ -126,6 +132,7 @@ function requestHandler(options: HushServerOptions, shared: SharedParts, state: 
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
+    if (path === '/metrics' && options.metrics?.onMainPort) return serveMetrics(options.metrics.sink, res)
     if (isPhotoPath(path)) {
       servePhoto(services, req, res).catch((error: unknown) => {
         logger.error({ err: error }, 'photo request failed')

@@ -7,6 +7,7 @@ import type { GraphQLContext } from '../schema/context.js'
 import type { CreateContext } from './context.js'
 import { isRefusal, type DocumentCache } from './documents/cache.js'
 import type { TrustedDocuments } from './documents/trusted.js'
+import type { ServerMetrics } from './metrics.js'
 import type { InFlight } from './in-flight.js'
 import type { PreparedOperation, SocketContext, SocketServerOptions } from './socket-server.js'
 import type { Extra } from './ws-adapter.js'
@@ -17,6 +18,7 @@ export interface SocketOperationsOptions {
   documents: DocumentCache
   /** TRUSTED_DOCUMENTS: only the manifest's documents run (by `documentId` or `extensions.persistedQuery` in the payload). */
   trusted: TrustedDocuments | undefined
+  metrics: ServerMetrics | undefined
   createContext: CreateContext
   inFlight: InFlight
   /** The address the upgrade request came from. */
@@ -105,14 +107,16 @@ function prepare(options: SocketOperationsOptions, ctx: SocketContext<SocketExtr
   if (typeof text !== 'string') return [text]
   const operation = options.documents.operation(text, payload.operationName ?? undefined)
   if (isRefusal(operation)) return operation.errors
-  const { compiled, document, name: operationName } = operation
+  const { compiled, document, name: operationName, label } = operation
   const variables = payload.variables ?? undefined
   if (operation.kind === 'subscription') {
     return {
       kind: 'subscription',
       open: async () => {
+        const started = performance.now()
         try {
           const source = await createSourceEventStream({ schema: options.schema, document, operationName, variableValues: variables, contextValue: context })
+          options.metrics?.operation(label, 'subscription', 'socket', (performance.now() - started) / 1000)
           return Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source
         } catch (error) {
           // Answered as a result with the (masked) error, as graphql-js answers a failing resolver.
@@ -126,10 +130,12 @@ function prepare(options: SocketOperationsOptions, ctx: SocketContext<SocketExtr
     kind: 'single',
     run: async () => {
       options.inFlight.start()
+      const started = performance.now()
       try {
         return await compiled.query(undefined, context, variables)
       } finally {
         options.inFlight.end()
+        options.metrics?.operation(label, operation.kind, 'socket', (performance.now() - started) / 1000)
       }
     },
   }

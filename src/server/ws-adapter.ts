@@ -17,6 +17,8 @@ export interface Extra {
 
 export interface WsAdapterOptions {
   logger: Logger
+  /** Called when a slow client is cut off (1013), for metrics. */
+  onSlowConsumer?: () => void
   /**
    * Bytes one socket may leave unread, all of its subscriptions' queued events and the frames
    * waiting to be written together. Past it the socket is closed with 1013 (try again later:
@@ -97,7 +99,7 @@ export function serveGraphQLWs<E extends Extra>(
 
   wsServer.on('connection', (ws: WebSocket, request: IncomingMessage) => {
     const slice = slices[joined++ % slices.length]!
-    const socket = new WsSocket(ws, slice, adapter.maxQueuedBytes, logger)
+    const socket = new WsSocket(ws, slice, adapter.maxQueuedBytes, logger, adapter.onSlowConsumer)
     ;(ws as SocketWithHandle)[HANDLE] = socket
     slice.add(socket)
     socket.handlers = server.opened(socket, { socket: ws, request, budget: socket } as Extra as E)
@@ -131,6 +133,7 @@ class WsSocket implements ProtocolSocket, QueueBudget {
     readonly slice: Set<WsSocket>,
     private readonly maxQueuedBytes: number,
     private readonly logger: Logger,
+    private readonly onSlowConsumer: (() => void) | undefined,
   ) {}
 
   reserve(bytes: number): boolean {
@@ -170,6 +173,7 @@ class WsSocket implements ProtocolSocket, QueueBudget {
     if (this.cutOff) return
     this.cutOff = true
     this.logger.warn({ queuedBytes: this.queued, unsentBytes: this.ws.bufferedAmount }, 'slow WebSocket client cut off (1013)')
+    this.onSlowConsumer?.()
     this.ws.close(1013, 'Subscriber too slow')
     this.handlers.closed(1013, 'Subscriber too slow')
   }

@@ -12,6 +12,7 @@ import type { TrustedDocuments } from './documents/trusted.js'
 import { useDocumentCache, useTrustedDocuments } from './documents/yoga-plugin.js'
 import { selfContainedGraphiQL } from './graphiql.js'
 import type { InFlight } from './in-flight.js'
+import { useOperationMetrics, type ServerMetrics } from './metrics.js'
 import { logRequest } from './request-log.js'
 
 export const GRAPHQL_PATH = '/graphql'
@@ -27,6 +28,7 @@ export interface HushYogaOptions {
   documents: DocumentCache
   /** TRUSTED_DOCUMENTS: only the manifest's documents run. */
   trusted: TrustedDocuments | undefined
+  metrics: ServerMetrics | undefined
   createContext: CreateContext
   inFlight: InFlight
   maskError: (error: unknown) => GraphQLError
@@ -76,6 +78,7 @@ export function createHushYoga(options: HushYogaOptions): HushYoga {
       useDocumentCache(options.documents),
       useRequestLog(logger),
       useInFlight(options.inFlight),
+      ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
       graphiql.plugin,
     ],
     context: async (initial) =>

@@ -24,7 +24,7 @@ const PHOTO_SWEEP_INTERVAL_MS = 20_000
  * lifecycle rule as a backstop).
  */
 export async function startJobs(
-  parts: { config: Config; storage: Storage; blobs: BlobStore; services: Services; logger: Logger },
+  parts: { config: Config; storage: Storage; blobs: BlobStore; services: Services; logger: Logger; onReclaimed?: ((lagSeconds: number) => void) | undefined },
   lifecycle: Lifecycle,
 ): Promise<void> {
   const { config, storage, blobs, services, logger } = parts
@@ -40,7 +40,7 @@ export async function startJobs(
   const ownerId = randomUUID()
   const reclaimer = new ChatReclaimer(entities, logger, (chatId) => services.photos.reclaimChat(chatId))
   if (config.expiryCascade) {
-    const cascade = new ExpiryCascade({ ...storage.clients, tableName: config.dynamodb.table, entities, reclaimer, logger, ownerId })
+    const cascade = new ExpiryCascade({ ...storage.clients, tableName: config.dynamodb.table, entities, reclaimer, logger, ownerId, onReclaimed: parts.onReclaimed })
     await cascade.start()
     lifecycle.onStop(() => cascade.stop())
   }

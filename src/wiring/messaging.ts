@@ -11,6 +11,8 @@ import { RedisPresenceStore } from '../infra/presence/redis.js'
 import { InMemoryRateLimiter } from '../infra/rate-limit/in-memory.js'
 import { RedisRateLimiter } from '../infra/rate-limit/redis.js'
 import { RedisConnections } from '../infra/redis/connections.js'
+import { ObservedEventBus } from '../infra/events/observed.js'
+import type { PrometheusMetrics } from '../infra/metrics/prometheus.js'
 import type { Lifecycle } from './lifecycle.js'
 
 /** Hand-outs of one push job whose handler keeps failing before it is dropped. */
@@ -32,14 +34,16 @@ export interface Messaging {
 }
 
 /** Redis (one node or a cluster) shared by every process when configured, else this process's memory. */
-export async function openMessaging(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<Messaging> {
+export async function openMessaging(config: Config, logger: Logger, lifecycle: Lifecycle, metrics?: PrometheusMetrics): Promise<Messaging> {
+  const observed = (bus: EventBus): EventBus => (metrics ? new ObservedEventBus(bus, (kind) => metrics.busEvent(kind)) : bus)
   if (!usesRedis(config)) {
-    const events = new InProcessEventBus()
+    const events = observed(new InProcessEventBus())
     lifecycle.onStop(() => events.close())
     const rateLimiter = new InMemoryRateLimiter()
     lifecycle.onStop(() => rateLimiter.close())
     const pushQueue = new InMemoryPushQueue({ maxDeliveries: PUSH_JOB_DELIVERIES, onError: pushError(logger) })
     lifecycle.onStop(() => pushQueue.close())
+    watchQueue(pushQueue, metrics)
     return { events, presence: new InMemoryPresenceStore(), online: new InMemoryPresenceStore(), rateLimiter, pushQueue, check: async () => {} }
   }
   const target = config.redisClusterNodes ? { clusterNodes: config.redisClusterNodes } : { url: config.redisUrl! }
@@ -47,7 +51,7 @@ export async function openMessaging(config: Config, logger: Logger, lifecycle: L
   lifecycle.onStop(() => redis.close())
   await redis.connect()
   const prefix = config.redisPrefix
-  const events = new RedisEventBus({ redis, prefix, logger })
+  const events = observed(new RedisEventBus({ redis, prefix, logger }))
   lifecycle.onStop(() => events.close())
   const rateLimiter = new RedisRateLimiter(redis.commands, prefix, (error) =>
     logger.warn({ err: (error as Error).message }, 'rate limits checked in this process alone: Redis unavailable'),
@@ -63,14 +67,28 @@ export async function openMessaging(config: Config, logger: Logger, lifecycle: L
   })
   // Stopped before the connections close (stops run in reverse order).
   lifecycle.onStop(() => pushQueue.close())
+  watchQueue(pushQueue, metrics)
   return {
     events,
     presence: new RedisPresenceStore({ redis: redis.commands, prefix, ttlMs: config.presenceTtlMs }),
     online: new RedisPresenceStore({ redis: redis.commands, prefix: `${prefix}online:`, ttlMs: config.presenceTtlMs }),
     rateLimiter,
     pushQueue,
-    check: () => redis.ping(),
+    check: async () => {
+      const started = performance.now()
+      try {
+        await redis.ping()
+        metrics?.redisPinged('ok', (performance.now() - started) / 1000)
+      } catch (error) {
+        metrics?.redisPinged('error', (performance.now() - started) / 1000)
+        throw error
+      }
+    },
   }
 }
 
 const pushError = (logger: Logger) => (error: unknown, context: string) => logger.error({ err: error }, context)
+
+function watchQueue(queue: { depth(): Promise<{ ready: number; later: number }> }, metrics: PrometheusMetrics | undefined): void {
+  metrics?.gauge('hush_push_queue_jobs', 'Push jobs waiting, by state: ready (in the stream) or later (a retry or the end of a collapse window).', () => queue.depth(), 'state')
+}

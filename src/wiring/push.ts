@@ -11,6 +11,7 @@ import { RateLimits } from '../domain/rate-limits.js'
 import { ApnsProvider } from '../infra/push/apns.js'
 import { FcmProvider } from '../infra/push/fcm.js'
 import { generateVapidKeys, WebPushProvider } from '../infra/push/web-push.js'
+import type { PrometheusMetrics } from '../infra/metrics/prometheus.js'
 import { loadOrCreateVapidKeys, type Secrets } from '../infra/secrets.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Messaging } from './messaging.js'
@@ -30,7 +31,7 @@ export interface Push {
  * the queue on this process (every process takes a share).
  */
 export async function openPush(
-  parts: { config: Config; storage: Storage; messaging: Messaging; secrets: Secrets; logger: Logger },
+  parts: { config: Config; storage: Storage; messaging: Messaging; secrets: Secrets; logger: Logger; metrics?: PrometheusMetrics | undefined },
   lifecycle: Lifecycle,
 ): Promise<Push> {
   const { config, storage, messaging, logger } = parts
@@ -54,7 +55,10 @@ export async function openPush(
       clock,
       collapseWindowMs: settings.collapseWindowMs,
       maxAttempts: settings.maxAttempts,
-      report: (report) => logReport(log, report),
+      report: (report) => {
+        logReport(log, report)
+        parts.metrics?.push(report.outcome, report.platform)
+      },
     })
     messaging.pushQueue.consume((job) => worker.handle(job))
     // Stops run in reverse: the queue stops taking jobs (and finishes those in hand) before the providers close.
@@ -66,7 +70,7 @@ export async function openPush(
     devices: new DeviceService({
       devices: storage.devices,
       hosts,
-      limits: new RateLimits(messaging.rateLimiter, config.limits.rates),
+      limits: new RateLimits(messaging.rateLimiter, config.limits.rates, (limit) => parts.metrics?.rateLimited(limit)),
       clock,
       idSecret: parts.secrets.idSecret,
       platforms: new Set(providers.keys()),

@@ -38,6 +38,8 @@ export interface ServiceParts {
   /** The URLs of photos Hush serves itself (the server's routes). */
   photoLinks: PhotoLinks
   push: Push
+  /** Told of each rate-limit refusal, by limit (metrics). */
+  onRateLimited?: ((limit: string) => void) | undefined
 }
 
 /** The domain services on their stores: the rules, wired to the infrastructure. */
@@ -45,7 +47,7 @@ export function buildServices(parts: ServiceParts, lifecycle: Lifecycle): Servic
   const { config, storage, messaging, secrets } = parts
   const { limits } = config
   const clock = systemClock
-  const rateLimits = new RateLimits(messaging.rateLimiter, limits.rates)
+  const rateLimits = new RateLimits(messaging.rateLimiter, limits.rates, parts.onRateLimited)
   const tokens = new JwtTokenService({ ...config.jwt, secret: secrets.jwtSecret })
   const posts = new PostService({ posts: storage.posts, clock, limits: rateLimits, maxBodyLength: limits.maxPostLength, idSecret: secrets.idSecret })
   const access = new ChatAccess({ chats: storage.chats, clock })

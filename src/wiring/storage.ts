@@ -14,6 +14,7 @@ import { launchDynamoDbLocal } from '../infra/dynamodb/launcher.js'
 import { DynamoPhotoStore } from '../infra/dynamodb/photo-store.js'
 import { DynamoPostStore } from '../infra/dynamodb/post-store.js'
 import { createHushTable, ensureTable } from '../infra/dynamodb/table.js'
+import type { PrometheusMetrics } from '../infra/metrics/prometheus.js'
 import { loadOrCreateSecrets, type Secrets } from '../infra/secrets.js'
 import type { Lifecycle } from './lifecycle.js'
 
@@ -32,14 +33,14 @@ export interface Storage {
 }
 
 /** DynamoDB (the embedded DynamoDB Local unless an endpoint or region is set), its table and stores. */
-export async function openStorage(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<Storage> {
+export async function openStorage(config: Config, logger: Logger, lifecycle: Lifecycle, metrics?: PrometheusMetrics): Promise<Storage> {
   let endpoint = config.dynamodb.endpoint
   if (usesEmbeddedDynamoDb(config)) {
     const embedded = await launchDynamoDbLocal({ dataDir: config.dataDir, logger })
     lifecycle.onStop(() => embedded.stop())
     endpoint = embedded.endpoint
   }
-  const clients = createDynamoClients(endpoint, config.dynamodb.region)
+  const clients = createDynamoClients(endpoint, config.dynamodb.region, { onRequest: metrics && ((...args) => metrics.dynamodbRequest(...args)) })
   lifecycle.onStop(() => clients.destroy())
   const { table: tableName } = config.dynamodb
   if (config.dynamodb.createTable) await ensureTable(clients.client, tableName)

@@ -115,6 +115,11 @@ export class LiveService {
     return this.deps.presence.isPresent(chatId, chat[other(side)].userId)
   }
 
+  /** Streams open in this process, for metrics. */
+  streamCounts(): { chatEvents: number; notifications: number } {
+    return { chatEvents: this.chatStreams.size, notifications: this.notificationStreams.size }
+  }
+
   close(): void {
     for (const cancel of this.timers) cancel()
   }

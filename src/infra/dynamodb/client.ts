@@ -41,6 +41,11 @@ export interface DynamoClients {
 export interface DynamoClientOptions {
   /** The main client's pool size. Default DYNAMODB_MAX_SOCKETS. */
   maxSockets?: number
+  /**
+   * Called after each request of the main client: its command (GetItem …), outcome (ok or the
+   * error's name), duration and the capacity units DynamoDB reported, when it was asked to.
+   */
+  onRequest?: (command: string, outcome: string, seconds: number, capacityUnits: number | undefined) => void
 }
 
 const agents = (maxSockets: number) => ({
@@ -87,6 +92,8 @@ export function createDynamoClients(endpoint: string | undefined, region: string
     { step: 'deserialize', name: 'hushLastAnswer' },
   )
 
+  if (options.onRequest) observeRequests(client, options.onRequest)
+
   return {
     client,
     documentClient,
@@ -107,3 +114,29 @@ export function createDynamoClients(endpoint: string | undefined, region: string
 /** True for the error of a single write whose condition did not hold. */
 export const isConditionalCheckFailure = (error: unknown): boolean =>
   (error as Error | undefined)?.name === 'ConditionalCheckFailedException'
+
+/** Reports each request of `client`: its command, outcome, duration and the capacity it consumed. */
+function observeRequests(client: DynamoDBClient, onRequest: NonNullable<DynamoClientOptions['onRequest']>): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const started = performance.now()
+      const command = (context.commandName ?? 'Unknown').replace(/Command$/, '')
+      try {
+        const result = await next(args)
+        onRequest(command, 'ok', (performance.now() - started) / 1000, capacityOf(result.output))
+        return result
+      } catch (error) {
+        onRequest(command, (error as Error).name || 'Error', (performance.now() - started) / 1000, undefined)
+        throw error
+      }
+    },
+    { step: 'initialize', name: 'hushObserveRequest' },
+  )
+}
+
+/** The capacity units an answer reports (one entry, or one per table of a batch or transaction). */
+function capacityOf(output: unknown): number | undefined {
+  const consumed = (output as { ConsumedCapacity?: { CapacityUnits?: number } | Array<{ CapacityUnits?: number }> } | undefined)?.ConsumedCapacity
+  if (consumed === undefined) return undefined
+  return (Array.isArray(consumed) ? consumed : [consumed]).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0)
+}

@@ -45,6 +45,8 @@ export interface ExpiryCascadeOptions {
   ownerId?: string
   /** How often each held shard is read. Default 1 s. */
   pollMs?: number
+  /** Called after each reclaim with the seconds since DynamoDB TTL removed the chat (for metrics). */
+  onReclaimed?: (lagSeconds: number) => void
   /** Default DEFAULT_LEASE_MS; rounds (renewals, takeovers) come three times a period. */
   leaseMs?: number
 }
@@ -220,5 +222,7 @@ export class ExpiryCascade {
     if (stored[Chat.table.entityAttributeSavedAs] !== Chat.entityName) return
     const chat = Chat.build(EntityFormatter).format(stored)
     await this.options.reclaimer.reclaim({ chatId: chat.chatId, pairKey: chat.pairKey, userIds: [chat.aUserId, chat.bUserId] })
+    const removedAt = record.dynamodb?.ApproximateCreationDateTime
+    if (removedAt) this.options.onReclaimed?.(Math.max(0, (Date.now() - removedAt.getTime()) / 1000))
   }
 }

@@ -29,6 +29,11 @@ export class InMemoryPushQueue implements PushQueue {
     this.later.set(key, timer)
   }
 
+  /** Jobs waiting: `ready` before a consumer started, `later` for their time. */
+  async depth(): Promise<{ ready: number; later: number }> {
+    return { ready: this.backlog.length, later: this.later.size }
+  }
+
   consume(handler: (job: PushJob) => Promise<void>): void {
     this.handler = handler
     for (const job of this.backlog.splice(0)) this.run(job, 1)

@@ -53,6 +53,12 @@ export class RedisPushQueue implements PushQueue {
     await this.redis.hushPushLater(this.keys.later, this.keys.laterJobs, Math.ceil(at), collapseKey ?? `once ${randomUUID()}`, JSON.stringify(job))
   }
 
+  /** Jobs waiting: `ready` in the stream (pending ones included), `later` for their time. */
+  async depth(): Promise<{ ready: number; later: number }> {
+    const [ready, later] = await Promise.all([this.redis.xlen(this.keys.stream), this.redis.zcard(this.keys.later)])
+    return { ready, later }
+  }
+
   consume(handler: (job: PushJob) => Promise<void>): void {
     if (this.running) throw new Error('the push queue already has a consumer')
     this.running = true

@@ -23,6 +23,8 @@ export interface Operation {
   kind: 'query' | 'mutation' | 'subscription'
   document: DocumentNode
   name: string | undefined
+  /** The operation's own name in the document (for logs and metrics), whatever name was asked for. */
+  label: string | undefined
   compiled: CompiledQuery & { query: (root: unknown, context: unknown, variables: unknown) => Promise<ExecutionResult> | ExecutionResult }
 }
 
@@ -155,7 +157,7 @@ export class DocumentCache {
     if (!operation) return { stage: 'operation', errors: [this.detach(new GraphQLError('Could not determine what operation to execute.'))] }
     const compiled = compileQuery(this.schema, document, name)
     if (!isCompiledQuery(compiled)) return { stage: 'validate', errors: compiled.errors ?? [new GraphQLError('The operation could not be compiled.')] }
-    return { kind: operation.operation, document, name, compiled: compiled as Operation['compiled'] }
+    return { kind: operation.operation, document, name, label: operation.name?.value, compiled: compiled as Operation['compiled'] }
   }
 
   /**
