@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { GraphiQLOptions, Plugin } from 'graphql-yoga'
+import type http from 'node:http'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
+import type { GraphiQLOptions } from 'graphql-yoga'
 
 /**
  * GraphiQL from Hush itself: its script, styles, fonts, icons and Monaco's workers inlined in one
@@ -9,7 +12,7 @@ import type { GraphiQLOptions, Plugin } from 'graphql-yoga'
  * blobs it makes of them, inline styles, data: fonts and images, and requests to the API ('self'
  * covers ws: on the same host and port).
  */
-export function selfContainedGraphiQL(): { render: (options: GraphiQLOptions) => Promise<string>; plugin: Plugin } {
+export function selfContainedGraphiQL(): { render: (options: GraphiQLOptions) => Promise<string>; policy: () => string | undefined } {
   let page: { key: string; html: string; policy: string } | undefined
   const render = async (options: GraphiQLOptions): Promise<string> => {
     const key = JSON.stringify(options)
@@ -51,16 +54,7 @@ export function selfContainedGraphiQL(): { render: (options: GraphiQLOptions) =>
     }
     return page.html
   }
-  const plugin: Plugin = {
-    onResponse({ response }) {
-      // GraphiQL is the only HTML Yoga answers with here (its landing page is off).
-      if (page && response.headers.get('content-type')?.startsWith('text/html')) {
-        response.headers.set('content-security-policy', page.policy)
-        response.headers.set('referrer-policy', 'no-referrer')
-      }
-    },
-  }
-  return { render, plugin }
+  return { render, policy: () => page?.policy }
 }
 
 /**
@@ -94,4 +88,43 @@ ${assets.js};
   }));
 }
 `
+}
+
+/**
+ * Serves the page from bytes made once (and gzipped once), where Yoga would encode the 9 MB string
+ * again for every request: a burst of browser loads would otherwise hold a copy each.
+ */
+export function graphiqlPage(graphiql: ReturnType<typeof selfContainedGraphiQL>, options: GraphiQLOptions) {
+  let built: Promise<{ html: Buffer; gzipped: Buffer; policy: string }> | undefined
+  const build = async () => {
+    const html = Buffer.from(await graphiql.render(options))
+    const policy = graphiql.policy()!
+    return { html, gzipped: await promisify(gzip)(html), policy }
+  }
+  return {
+    /** True for a browser's navigation to the API: a GET (or HEAD) that accepts HTML. */
+    wants: (req: http.IncomingMessage) => (req.method === 'GET' || req.method === 'HEAD') && (req.headers.accept ?? '').includes('text/html'),
+    serve(req: http.IncomingMessage, res: http.ServerResponse): void {
+      built ??= build()
+      built.then(
+        ({ html, gzipped, policy }) => {
+          const zipped = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))
+          const body = zipped ? gzipped : html
+          res.writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'content-length': body.length,
+            'content-security-policy': policy,
+            'referrer-policy': 'no-referrer',
+            vary: 'accept-encoding',
+            ...(zipped ? { 'content-encoding': 'gzip' } : {}),
+          })
+          res.end(req.method === 'HEAD' ? undefined : body)
+        },
+        () => {
+          built = undefined
+          res.writeHead(500, { 'content-type': 'text/plain' }).end('GraphiQL is unavailable\n')
+        },
+      )
+    },
+  }
 }

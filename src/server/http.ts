@@ -19,6 +19,7 @@ import { InFlight } from './in-flight.js'
 import { Readiness } from './readiness.js'
 import { socketOperations } from './socket-operations.js'
 import { serveGraphQLWs } from './ws-adapter.js'
+import { graphiqlPage, selfContainedGraphiQL } from './graphiql.js'
 import { createHushYoga, GRAPHQL_PATH, type HushYoga } from './yoga.js'
 
 export { GRAPHQL_PATH } from './yoga.js'
@@ -127,8 +128,9 @@ interface SharedParts {
 /** HTTP routes: the probes, photos, then /graphql on the lean path or Yoga. */
 function requestHandler(options: HushServerOptions, shared: SharedParts, state: { draining: boolean }, readiness: Readiness): http.RequestListener {
   const { services, logger, limits } = options
-  const yoga = createHushYoga({ ...shared, logger, graphiql: options.graphql.graphiql, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes })
+  const yoga = createHushYoga({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes })
   const leanPath = httpOperations({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, fallback: answerWithYoga(yoga, shared.clientAddress) })
+  const graphiql = options.graphql.graphiql ? graphiqlPage(selfContainedGraphiQL(), { subscriptionsProtocol: 'WS', title: 'Hush', endpoint: GRAPHQL_PATH }) : undefined
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
@@ -153,6 +155,7 @@ function requestHandler(options: HushServerOptions, shared: SharedParts, state: 
         if (!req.complete && !req.destroyed) req.resume()
       })
     }
+    if (path === GRAPHQL_PATH && graphiql?.wants(req)) return graphiql.serve(req, res)
     if (path === GRAPHQL_PATH && leanPath(req, res)) return
     void yoga.handle(req, res, { req, res, clientAddress: shared.clientAddress(req) })
   }

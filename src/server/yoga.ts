@@ -10,7 +10,6 @@ import type { CreateContext } from './context.js'
 import type { DocumentCache } from './documents/cache.js'
 import type { TrustedDocuments } from './documents/trusted.js'
 import { useDocumentCache, useTrustedDocuments } from './documents/yoga-plugin.js'
-import { selfContainedGraphiQL } from './graphiql.js'
 import type { InFlight } from './in-flight.js'
 import { useOperationMetrics, type ServerMetrics } from './metrics.js'
 import { logRequest } from './request-log.js'
@@ -33,7 +32,6 @@ export interface HushYogaOptions {
   inFlight: InFlight
   maskError: (error: unknown) => GraphQLError
   logger: Logger
-  graphiql: boolean
   /** Largest body other than an upload (a JSON or form body), refused from its Content-Length. */
   maxBodyBytes: number
   /** Largest photo: uploads are refused while streaming once past it, never buffered whole. */
@@ -49,14 +47,13 @@ export type HushYoga = YogaServerInstance<ServerContext, GraphQLContext>
  */
 export function createHushYoga(options: HushYogaOptions): HushYoga {
   const { logger, maxBodyBytes, maxPhotoBytes } = options
-  const graphiql = selfContainedGraphiQL()
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     fetchAPI: createFetch({ formDataLimits: { fileSize: maxPhotoBytes, files: 1, fields: 8, fieldSize: maxBodyBytes } }),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: options.graphiql ? { subscriptionsProtocol: 'WS', title: 'Hush' } : false,
-    renderGraphiQL: graphiql.render,
+    // GraphiQL is served by the server itself (graphiql.ts), from bytes made once.
+    graphiql: false,
     maskedErrors: { maskError: options.maskError },
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
@@ -79,7 +76,6 @@ export function createHushYoga(options: HushYogaOptions): HushYoga {
       useRequestLog(logger),
       useInFlight(options.inFlight),
       ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
-      graphiql.plugin,
     ],
     context: async (initial) =>
       options.createContext({

@@ -2,6 +2,13 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /** Seconds: from a fast cache hit to a slow DynamoDB transaction under load. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/**
+ * Distinct operation names labelled; later ones are counted as "other". Clients name their
+ * operations, so without a bound a script sending random names would grow the registry (a series
+ * of 15 samples per name) without end.
+ */
+const OPERATION_NAMES_MAX = 200
+
 /** Seconds from DynamoDB TTL's delete to the reclaim: seconds normally, hours when behind. */
 const LAG_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 48 * 3600]
 
@@ -21,6 +28,7 @@ export class PrometheusMetrics {
   private readonly pushes
   private readonly expiryLag
   private readonly redisPing
+  private readonly operationNames = new Set<string>()
 
   constructor() {
     const registers = [this.registry]
@@ -75,7 +83,12 @@ export class PrometheusMetrics {
   }
 
   operation(name: string | undefined, type: string, transport: string, seconds: number): void {
-    this.operations.observe({ operation: name ?? 'anonymous', type, transport }, seconds)
+    let operation = name ?? 'anonymous'
+    if (!this.operationNames.has(operation)) {
+      if (this.operationNames.size >= OPERATION_NAMES_MAX) operation = 'other'
+      else this.operationNames.add(operation)
+    }
+    this.operations.observe({ operation, type, transport }, seconds)
   }
 
   dynamodbRequest(command: string, outcome: string, seconds: number, capacityUnits: number | undefined): void {
