@@ -90,8 +90,8 @@ describe('fuzz: hostile documents, variables, requests and socket frames on both
     fixtures = { postIds: [...posts, foreignPost], commentIds: [addComment.id], chatIds: chats, foreignChatId: foreign }
     harness = new Harness(server, tokens)
     // One-time work before the RSS baseline, so that the fuzz measures growth, not a cache filled
-    // once: the GraphiQL page is built on its first load (9 MB of inlined assets, about 140 MB of
-    // RSS while they are parsed), and the fuzz sends browser-like GETs.
+    // once: the GraphiQL page is built on its first load (9 MB of inlined assets, about 50 MB of
+    // RSS), and the fuzz sends browser-like GETs.
     const page = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } })
     expect(page.status).toBe(200)
     await page.arrayBuffer()

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type http from 'node:http'
 import { promisify } from 'node:util'
+import { Worker } from 'node:worker_threads'
 import { gzip } from 'node:zlib'
 import type { GraphiQLOptions } from 'graphql-yoga'
 
@@ -17,7 +18,7 @@ export function selfContainedGraphiQL(): { render: (options: GraphiQLOptions) =>
   const render = async (options: GraphiQLOptions): Promise<string> => {
     const key = JSON.stringify(options)
     if (page?.key !== key) {
-      const assets = await import('@graphql-yoga/render-graphiql/graphiql')
+      const assets = await loadAssets()
       const script = graphiqlScript(assets, key)
       if (script.includes('</script')) throw new Error('GraphiQL script cannot be inlined')
       const hash = createHash('sha256').update(script).digest('base64')
@@ -64,7 +65,7 @@ export function selfContainedGraphiQL(): { render: (options: GraphiQLOptions) =>
  * payload is the headers editor's JSON object (as last edited, or as GraphiQL kept it from the
  * last visit), read each time the socket connects.
  */
-function graphiqlScript(assets: typeof import('@graphql-yoga/render-graphiql/graphiql'), options: string): string {
+function graphiqlScript(assets: GraphiQLAssets, options: string): string {
   const worker = (source: string) => `URL.createObjectURL(new Blob([${JSON.stringify(source)}], { type: 'application/javascript' }))`
   return `
 {
@@ -127,4 +128,26 @@ export function graphiqlPage(graphiql: ReturnType<typeof selfContainedGraphiQL>,
       )
     },
   }
+}
+
+type GraphiQLAssets = typeof import('@graphql-yoga/render-graphiql/graphiql')
+
+/**
+ * The assets (about 9 MB of JavaScript held as string literals), read in a worker thread: parsed
+ * in the server's own isolate, that module would stay in its heap for good (about 100 MB of RSS);
+ * the worker exits, and only the strings (copied over) stay.
+ */
+function loadAssets(): Promise<GraphiQLAssets> {
+  const url = import.meta.resolve('@graphql-yoga/render-graphiql/graphiql')
+  const code = `const { parentPort, workerData } = require('node:worker_threads')
+import(workerData).then((assets) => parentPort.postMessage({ ...assets }))`
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: url })
+    worker.once('message', (assets: GraphiQLAssets) => {
+      resolve(assets)
+      void worker.terminate()
+    })
+    worker.once('error', reject)
+    worker.once('exit', (code) => reject(new Error(`GraphiQL's assets worker exited with ${code}`)))
+  })
 }
