@@ -10,6 +10,7 @@ import type { HushServer, HushServerOptions } from '../../src/server/http.js'
 import { photoLinks } from '../../src/server/photo-routes.js'
 import { Lifecycle } from '../../src/wiring/lifecycle.js'
 import { openMessaging } from '../../src/wiring/messaging.js'
+import { openPush } from '../../src/wiring/push.js'
 import { buildServices } from '../../src/wiring/services.js'
 import { startJobs } from '../../src/wiring/jobs.js'
 import { openBlobStore, openStorage, resolveSecrets } from '../../src/wiring/storage.js'
@@ -30,7 +31,8 @@ export function createVariantApp(config: Config, logger: Logger, createServer: S
     const messaging = await openMessaging(config, logger, lifecycle)
     const blobs = await openBlobStore(config, logger, lifecycle)
     let publicUrl = config.photos.publicUrl ?? ''
-    const services = buildServices({ config, storage, messaging, blobs, secrets, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
+    const push = await openPush({ config, storage, messaging, secrets, logger }, lifecycle)
+    const services = buildServices({ config, storage, messaging, blobs, secrets, push, photoLinks: photoLinks(() => publicUrl) }, lifecycle)
     await startJobs({ config, storage, blobs, services, logger }, lifecycle)
     const server = createServer({
       services,

@@ -44,6 +44,9 @@ export function createVariantServer(options: HushServerOptions, variant: Variant
     maskError: createErrorMasker(logger),
     createContext: contextFactory(services),
     clientAddress: clientAddressOf(options.trustedProxies),
+    // The bench measures neither trusted documents nor metrics: both off, as by default.
+    trusted: undefined,
+    metrics: undefined,
     documents: new DocumentCache(
       schema,
       { ...limits.document, maxBytes: limits.maxFrameBytes, introspection: options.graphql.introspection, suggestions: options.graphql.suggestions },
@@ -108,13 +111,15 @@ interface SharedParts {
   createContext: CreateContext
   clientAddress: (req: http.IncomingMessage) => string
   documents: DocumentCache
+  trusted: undefined
+  metrics: undefined
 }
 
 /** HTTP routes: the probes, photos, then /graphql on the lean path or Yoga. */
 function requestHandler(options: HushServerOptions, shared: SharedParts, state: { draining: boolean }, variant: Variant): http.RequestListener {
   const { services, logger, limits } = options
   // variant: Yoga with @envelop/graphql-jit and no lean path, or Hush's Yoga and lean path.
-  const yogaOptions = { ...shared, logger, graphiql: options.graphql.graphiql, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes }
+  const yogaOptions = { ...shared, logger, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes }
   const yoga = variant.http === 'yoga-jit' ? createYogaWithJit(yogaOptions) : createHushYoga(yogaOptions)
   const leanPath =
     variant.http === 'hush'

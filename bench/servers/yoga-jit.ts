@@ -26,7 +26,8 @@ export function createYogaWithJit(options: HushYogaOptions): HushYoga {
     fetchAPI: createFetch({ formDataLimits: { fileSize: maxPhotoBytes, files: 1, fields: 8, fieldSize: maxBodyBytes } }),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: options.graphiql ? { subscriptionsProtocol: 'WS', title: 'Hush' } : false,
+    // As in Hush's Yoga: GraphiQL is the server's own page, not Yoga's.
+    graphiql: false,
     maskedErrors: { maskError: options.maskError },
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
