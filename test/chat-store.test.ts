@@ -6,6 +6,7 @@ import { createDynamoClients } from '../src/infra/dynamodb/client.js'
 import { createEntities } from '../src/infra/dynamodb/entities.js'
 import { createHushTable, ensureTable } from '../src/infra/dynamodb/table.js'
 import { InMemoryChatStore } from './support/memory/chat-store.js'
+import { storeMessage } from './support/store-message.js'
 
 const NOW = 1_800_000_000_000
 const DAY = 86_400_000
@@ -108,35 +109,59 @@ describe.each(stores)('ChatStore contract: $name', ({ create }) => {
     expect((await store.getChat(chat.chatId))?.status).toBe('LEFT')
   })
 
-  it('appends seq n only after n − 1, tells a duplicate clientMessageId from a lost race, and moves the marks', async () => {
+  it('claims a seq once, commits it only at n − 1 while open and live, and drops a claim only of its sender', async () => {
     const [a, b] = [user(), user()]
     const chat = chatOf(a, b)
     await store.createChat(chat, undefined, 5)
-    expect(await store.appendMessage(chat, messageOf(chat, 1, a, 'same'), NOW + 2 * DAY, NOW)).toBe('appended')
-    expect(await store.appendMessage(chat, messageOf(chat, 1, b), NOW + 2 * DAY, NOW)).toBe('conflict')
-    const after = (await store.getChat(chat.chatId))!
-    expect(after).toMatchObject({ lastSeq: 1, expiresAt: NOW + 2 * DAY, a: { readSeq: 1, deliveredSeq: 1, unread: 0 }, b: { unread: 1 } })
-    expect(await store.appendMessage(after, messageOf(after, 2, a, 'same'), NOW + 2 * DAY, NOW)).toBe('duplicate')
-    expect((await store.getMessageByClientId(chat.chatId, a, 'same'))?.seq).toBe(1)
-    expect(await store.raiseMark(chat.chatId, 'b', 'readSeq', 1)).toEqual({ readSeq: 1, deliveredSeq: 0 })
-    expect(await store.raiseMark(chat.chatId, 'b', 'readSeq', 1)).toBeUndefined()
-    expect(await store.setUnread(chat.chatId, 'b', 0, 0)).toBe(false)
-    expect(await store.setUnread(chat.chatId, 'b', 0, 1)).toBe(true)
+    const first = messageOf(chat, 1, a, 'same')
+    expect(await store.claimMessage(first)).toBe(true)
+    expect(await store.claimMessage(messageOf(chat, 1, b))).toBe(false)
+    const commit = { expiresAt: NOW + 2 * DAY, senderRecentSends: [{ key: 'k1', seq: 1 }] }
+    const after = await store.commitMessage(chat, first, commit, NOW)
+    expect(after).toMatchObject({ lastSeq: 1, expiresAt: NOW + 2 * DAY, a: { readSeq: 1, deliveredSeq: 1, unread: 0, recentSends: [{ key: 'k1', seq: 1 }] }, b: { unread: 1 } })
+    expect(await store.getChat(chat.chatId)).toEqual(after)
+    // Only once, and only from n − 1.
+    expect(await store.commitMessage(chat, first, commit, NOW)).toBeUndefined()
+    expect(await store.getMessage(chat.chatId, 1)).toMatchObject({ seq: 1, senderId: a, clientMessageId: 'same' })
+
+    // A claim on a chat that expired is never committed; only its own sender's drop removes it.
+    const second = messageOf(after!, 2, b)
+    expect(await store.claimMessage(second)).toBe(true)
+    expect(await store.commitMessage(after!, second, { expiresAt: NOW + 4 * DAY, senderRecentSends: [] }, NOW + 3 * DAY)).toBeUndefined()
+    await store.dropMessage({ ...second, clientMessageId: 'someone else' })
+    expect(await store.getMessage(chat.chatId, 2)).toBeDefined()
+    await store.dropMessage(second)
+    expect(await store.getMessage(chat.chatId, 2)).toBeUndefined()
+    expect((await store.getChat(chat.chatId))?.lastSeq).toBe(1)
   })
 
-  it('lists messages in a seq range from either end, and counts a sender’s messages after a mark', async () => {
+  it('stores read marks and the unread counter in one write, only at the lastSeq read and never back', async () => {
+    const [a, b] = [user(), user()]
+    const chat = chatOf(a, b)
+    await store.createChat(chat, undefined, 5)
+    await storeMessage(store, chat, messageOf(chat, 1, a), NOW + DAY, NOW)
+    expect(await store.storeReadMarks(chat.chatId, 'b', { readSeq: 1, deliveredSeq: 1, unread: 0 }, 0)).toBeUndefined()
+    expect(await store.storeReadMarks(chat.chatId, 'b', { readSeq: 1, deliveredSeq: 1, unread: 0 }, 1)).toMatchObject({ b: { readSeq: 1, deliveredSeq: 1, unread: 0 } })
+    expect(await store.storeReadMarks(chat.chatId, 'b', { readSeq: 1, deliveredSeq: 1, unread: 0 }, 1)).toBeUndefined()
+    expect(await store.raiseMark(chat.chatId, 'a', 'deliveredSeq', 1)).toBeUndefined()
+    // The delivered mark never moves back either.
+    expect(await store.raiseMark(chat.chatId, 'b', 'deliveredSeq', 1)).toBeUndefined()
+  })
+
+  it('lists messages in a seq range from either end, never past throughSeq, and counts a sender’s messages in a range', async () => {
     const [a, b] = [user(), user()]
     let chat = chatOf(a, b)
     await store.createChat(chat, undefined, 5)
-    for (let seq = 1; seq <= 6; seq++) {
-      expect(await store.appendMessage(chat, messageOf(chat, seq, seq % 2 ? a : b), NOW + DAY, NOW)).toBe('appended')
-      chat = (await store.getChat(chat.chatId))!
-    }
+    for (let seq = 1; seq <= 6; seq++) chat = await storeMessage(store, chat, messageOf(chat, seq, seq % 2 ? a : b), NOW + DAY, NOW)
+    // A claim past lastSeq.
+    expect(await store.claimMessage(messageOf(chat, 7, a))).toBe(true)
     const seqs = async (range: Parameters<ChatStore['listMessages']>[1]) => (await store.listMessages(chat.chatId, range)).map((m) => m.seq)
-    expect(await seqs({ afterSeq: 2, limit: 2, fromEnd: false })).toEqual([3, 4])
-    expect(await seqs({ beforeSeq: 6, limit: 2, fromEnd: true })).toEqual([4, 5])
-    expect(await seqs({ afterSeq: 1, beforeSeq: 4, limit: 10, fromEnd: false })).toEqual([2, 3])
-    expect(await store.countMessagesFrom(chat.chatId, a, 2)).toBe(2)
+    expect(await seqs({ afterSeq: 2, throughSeq: 6, limit: 2, fromEnd: false })).toEqual([3, 4])
+    expect(await seqs({ throughSeq: 5, limit: 2, fromEnd: true })).toEqual([4, 5])
+    expect(await seqs({ afterSeq: 1, throughSeq: 3, limit: 10, fromEnd: false })).toEqual([2, 3])
+    expect(await seqs({ afterSeq: 4, throughSeq: chat.lastSeq, limit: 10, fromEnd: true })).toEqual([5, 6])
+    expect(await store.countMessagesFrom(chat.chatId, a, 2, 6)).toBe(2)
+    expect(await store.countMessagesFrom(chat.chatId, a, 2, 4)).toBe(1)
   })
 
   it('refuses to close an expired chat, and remembers a block one way', async () => {

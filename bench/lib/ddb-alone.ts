@@ -1,20 +1,21 @@
 /**
  * DynamoDB Local's own throughput for Hush's send write set, run inside the load generator: per
- * message the very transaction Hush's `sendMessage` writes (Update Chat with its seq condition and
- * unread counters, Put Message, Put MessageRequest), with the same writers in flight, one per chat.
+ * message the very two writes Hush's `sendMessage` makes (Put Message n if absent, then Update
+ * Chat with its seq condition, unread counters and recent sends), with the same writers in
+ * flight, one per chat.
  *
  * Nothing here builds a key or an item: the chats are created by Hush's own store
  * (DynamoChatStore.createChat, so each also gets its Pair, two Memberships and two LiveChats, as
- * startChat writes them), and every transaction is made by DynamoChatStore.appendMessage on the
- * entities of src/infra/dynamodb/entities.ts. To keep the load generator's own CPU out of
- * DynamoDB Local's way (they share the cores), the transactions are built before the clock starts,
- * by the store on a document client that records what it is asked to send; the timed loop only
- * sends them, through the AWS SDK document client Hush uses.
+ * startChat writes them), and every write is made by DynamoChatStore.claimMessage and
+ * commitMessage on the entities of src/infra/dynamodb/entities.ts. To keep the load generator's
+ * own CPU out of DynamoDB Local's way (they share the cores), the writes are built before the
+ * clock starts, by the store on a document client that records what it is asked to send; the
+ * timed loop only sends them, through the AWS SDK document client Hush uses.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb'
 import { aliasFor } from '../../src/domain/aliases.js'
 import { ChatIds } from '../../src/domain/chats/chat-ids.js'
+import { withRecentSend } from '../../src/domain/chats/recent-sends.js'
 import type { ChatParticipant, ChatRecord, MessageRecord } from '../../src/domain/ports.js'
 import { DynamoChatStore } from '../../src/infra/dynamodb/chat-store.js'
 import { createDynamoClients } from '../../src/infra/dynamodb/client.js'
@@ -53,22 +54,24 @@ export interface DdbResult {
 }
 
 /** A document client that records the TransactWriteItems input it is asked to send, and sends nothing. */
-function recordingClient(): { client: DynamoDBDocumentClient; take(): TransactWriteCommandInput } {
-  let last: TransactWriteCommandInput | undefined
+type Command = Parameters<DynamoDBDocumentClient['send']>[0]
+
+/** A document client that sends nothing: it keeps the commands a store gives it, in order. */
+function recordingClient(): { client: DynamoDBDocumentClient; take(): Command[] } {
+  let sent: Command[] = []
   const client = {
-    send: async (command: { input: unknown }) => {
-      if (!(command instanceof TransactWriteCommand)) throw new Error(`ddb-alone: unexpected ${command.constructor.name}`)
-      last = command.input
+    send: async (command: Command) => {
+      sent.push(command)
       return {}
     },
   } as unknown as DynamoDBDocumentClient
   return {
     client,
     take() {
-      if (!last) throw new Error('ddb-alone: the store sent nothing')
-      const input = last
-      last = undefined
-      return input
+      if (sent.length === 0) throw new Error('ddb-alone: the store sent nothing')
+      const commands = sent
+      sent = []
+      return commands
     },
   }
 }
@@ -125,8 +128,11 @@ export async function ddbAlone(job: DdbJob): Promise<DdbResult> {
       const recorder = recordingClient()
       return { recorder, store: new DynamoChatStore(createEntities(createHushTable(recorder.client, job.table))) }
     })
-    const build = async (chat: ChatRecord, index: number, seq: number): Promise<TransactWriteCommandInput> => {
+    // The chat as each send finds it: the commit is conditional on its seq and carries its recent sends.
+    const current = chats.map((chat) => ({ ...chat }))
+    const build = async (index: number, seq: number): Promise<Command[]> => {
       const { recorder, store: recordingStore } = recorders[index]!
+      const chat = current[index]!
       const at = Date.now()
       const message: MessageRecord = {
         chatId: chat.chatId,
@@ -137,16 +143,18 @@ export async function ddbAlone(job: DdbJob): Promise<DdbResult> {
         photoId: undefined,
         createdAt: at,
       }
-      const outcome = await recordingStore.appendMessage(chat, message, at + ttlMs, at)
-      if (outcome !== 'appended') throw new Error(`ddb-alone: appendMessage answered ${outcome}`)
+      await recordingStore.claimMessage(message)
+      const recentSends = withRecentSend(chat.a, message.clientMessageId, seq)
+      await recordingStore.commitMessage(chat, message, { expiresAt: at + ttlMs, senderRecentSends: recentSends }, at)
+      current[index] = { ...chat, lastSeq: seq, a: { ...chat.a, recentSends } }
       return recorder.take()
     }
     // More sends per chat than DynamoDB Local takes in the time (it takes some tens a second per chat).
     const perChat = Math.ceil((job.durationMs / 1000) * 50)
-    const prepared: TransactWriteCommandInput[][] = []
-    for (const [index, chat] of chats.entries()) {
-      const list: TransactWriteCommandInput[] = []
-      for (let seq = 1; seq <= perChat; seq++) list.push(await build(chat, index, seq))
+    const prepared: Command[][][] = []
+    for (const index of chats.keys()) {
+      const list: Command[][] = []
+      for (let seq = 1; seq <= perChat; seq++) list.push(await build(index, seq))
       prepared.push(list)
     }
 
@@ -158,25 +166,27 @@ export async function ddbAlone(job: DdbJob): Promise<DdbResult> {
     const deadline = performance.now() + job.durationMs
     const started = performance.now()
     const worker = async (index: number) => {
-      const chat = chats[index]!
       let seq = 0
+      // Writes of the current send already made: a failed write is tried again, not the ones before it.
+      let done = 0
       while (performance.now() < deadline) {
         const next = seq + 1
-        let input = prepared[index]![seq]
-        if (!input) {
+        let writes = prepared[index]![seq]
+        if (!writes) {
           builtDuringRun++
-          input = await build(chat, index, next)
+          writes = await build(index, next)
+          prepared[index]![seq] = writes
         }
         const t0 = performance.now()
         try {
-          await real.documentClient.send(new TransactWriteCommand(input))
+          for (; done < writes.length; done++) await real.documentClient.send(writes[done]!)
           seq = next
+          done = 0
           completed++
           latencies.push(performance.now() - t0)
         } catch (error) {
           failures++
           firstFailure ??= `${(error as Error).name}: ${(error as Error).message}`
-          // A failed transaction leaves lastSeq where it was: the same one is tried again.
         }
       }
     }

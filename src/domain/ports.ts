@@ -108,6 +108,17 @@ export interface ChatParticipant {
   unread: number
   /** Epoch ms until which this participant gets no push of the chat (muteChat); unset: never muted. */
   mutedUntil?: number | undefined
+  /**
+   * This participant's last few sends, oldest first: how a retried send is told from a new one
+   * (domain/chats/recent-sends.ts). Unset on a chat without sends.
+   */
+  recentSends?: readonly RecentSend[] | undefined
+}
+
+/** A send a participant made: a short hash of its clientMessageId, and the seq it got. */
+export interface RecentSend {
+  key: string
+  seq: number
 }
 
 export interface ChatRecord {
@@ -154,14 +165,30 @@ export interface ChatPair {
 export interface MessageRange {
   /** Only messages with seq > afterSeq. */
   afterSeq?: number | undefined
-  /** Only messages with seq < beforeSeq. */
-  beforeSeq?: number | undefined
+  /**
+   * Only messages with seq <= throughSeq: at most the chat's lastSeq as the caller read it, since
+   * a message past it may be a claim that is never committed (see ChatStore.claimMessage).
+   */
+  throughSeq: number
   limit: number
   /** Take the newest of the range first (the result is still returned in seq order). */
   fromEnd: boolean
 }
 
-export type AppendResult = 'appended' | 'duplicate' | 'conflict'
+/** Where sendMessage's commit moves the chat (ChatStore.commitMessage). */
+export interface MessageCommit {
+  /** Never earlier than the chat's: a commit only ever extends a chat. */
+  expiresAt: number
+  /** The sender's recent sends with this one added. */
+  senderRecentSends: readonly RecentSend[]
+}
+
+/** A side's marks and unread counter, as markRead stores them in one write. */
+export interface ReadMarks {
+  readSeq: number
+  deliveredSeq: number
+  unread: number
+}
 
 export interface BlockReport {
   reportId: string
@@ -207,17 +234,30 @@ export interface ChatStore {
   /** Keeps only `keep` of the user's live set if it is still at `version`; false when it moved. */
   pruneLiveChats(userId: string, keep: string[], version: number): Promise<boolean>
   /**
-   * Stores the message as seq chat.lastSeq + 1 and extends the chat, in one transaction.
-   * 'duplicate': the sender already used this clientMessageId; 'conflict': the chat changed
-   * (another send took the seq, or it closed or expired): reload and decide again.
+   * A send's first write: stores `message` only if no message has its seq yet (false when one
+   * has). Until commitMessage moves the chat's lastSeq to it, the message is a claim that no read
+   * returns (every read stops at lastSeq); a claim that can never be committed is dropped.
    */
-  appendMessage(chat: ChatRecord, message: MessageRecord, expiresAt: number, now: number): Promise<AppendResult>
-  getMessageByClientId(chatId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | undefined>
+  claimMessage(message: MessageRecord): Promise<boolean>
+  /**
+   * A send's second write, on the chat: lastSeq chat.lastSeq → message.seq, its activity and
+   * expiry, the sender's read and delivered marks and recent sends, the recipient's unread counter
+   * + 1; only while the chat is at chat.lastSeq, ACTIVE and live at `now`. The chat as written,
+   * or undefined when a condition failed.
+   */
+  commitMessage(chat: ChatRecord, message: MessageRecord, commit: MessageCommit, now: number): Promise<ChatRecord | undefined>
+  getMessage(chatId: string, seq: number): Promise<MessageRecord | undefined>
+  /** Deletes a claim its chat can never commit (closed or expired), if it is still this sender's. */
+  dropMessage(message: MessageRecord): Promise<void>
   listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]>
-  /** Messages of `senderId` with seq > afterSeq. */
-  countMessagesFrom(chatId: string, senderId: string, afterSeq: number): Promise<number>
-  /** Sets a side's unread counter, only if the chat's lastSeq is still `ifLastSeq`. */
-  setUnread(chatId: string, side: ChatSide, unread: number, ifLastSeq: number): Promise<boolean>
+  /** Messages of `senderId` with afterSeq < seq <= throughSeq. */
+  countMessagesFrom(chatId: string, senderId: string, afterSeq: number, throughSeq: number): Promise<number>
+  /**
+   * markRead's one write: a side's marks and unread counter, only while the chat is at
+   * `ifLastSeq`, the read mark below `marks.readSeq` and the delivered mark not above
+   * `marks.deliveredSeq` (so neither moves back). The chat as written, or undefined.
+   */
+  storeReadMarks(chatId: string, side: ChatSide, marks: ReadMarks, ifLastSeq: number): Promise<ChatRecord | undefined>
   /** Raises a participant's read or delivered mark; never lowers it. Its marks when it moved. */
   raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined>
   /**

@@ -135,7 +135,7 @@ builder.mutationFields((t) => ({
   sendMessage: t.field({
     extensions: costs({ cost: WRITE }),
     type: MessageRef,
-    description: 'Sends a message; it gets the chat’s next seq and is durable once this answers. Retrying with the same clientMessageId returns the first message.',
+    description: 'Sends a message; it gets the chat’s next seq and is durable once this answers. Retrying with the same clientMessageId returns the first message (while it is among the sender’s last 8 in the chat).',
     args: {
       chatId: t.arg.id({ required: true, description: 'The chat.' }),
       clientMessageId: t.arg.id({ required: true, description: 'An id the client picks per message (e.g. a UUID), for safe retries.' }),

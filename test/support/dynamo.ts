@@ -5,6 +5,7 @@ import { createDynamoClients } from '../../src/infra/dynamodb/client.js'
 import { createEntities } from '../../src/infra/dynamodb/entities.js'
 import { createHushTable } from '../../src/infra/dynamodb/table.js'
 import type { TestApp } from './app.js'
+import { storeMessage } from './store-message.js'
 
 /** Where a table is: a test app's, or one a test made itself. */
 export type TableOf = Pick<TestApp, 'dynamodbEndpoint'> & { config: { dynamodb: Pick<TestApp['config']['dynamodb'], 'region' | 'table'> } }
@@ -46,8 +47,7 @@ export async function appendBehindTheBusBack(app: TestApp, chatId: string, body:
     if (!chat) throw new Error(`no chat ${chatId}`)
     const now = Date.now()
     const message = { chatId, seq: chat.lastSeq + 1, senderId: chat.a.userId, clientMessageId: randomUUID(), body, photoId: undefined, createdAt: now }
-    const result = await store.appendMessage(chat, message, now + app.config.chatTtlSeconds * 1000, now)
-    if (result !== 'appended') throw new Error(`append failed: ${result}`)
+    await storeMessage(store, chat, message, now + app.config.chatTtlSeconds * 1000, now)
   } finally {
     client.destroy()
     streamsClient.destroy()

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ChatRecord } from '../../src/domain/ports.js'
 import type { DynamoChatStore } from '../../src/infra/dynamodb/chat-store.js'
+import { storeMessage } from './store-message.js'
 
 /**
  * A chat of two new users with two messages, stored straight through the store so that its expiry
@@ -18,8 +19,7 @@ export async function storeChatExpiringIn(store: DynamoChatStore, ms: number): P
   if (created !== 'created') throw new Error(`chat not created: ${JSON.stringify(created)}`)
   for (const seq of [1, 2]) {
     const message = { chatId: chat.chatId, seq, senderId: chat.a.userId, clientMessageId: randomUUID(), body: `m${seq}`, photoId: undefined, createdAt: now }
-    const appended = await store.appendMessage({ ...chat, lastSeq: seq - 1 }, message, chat.expiresAt, now)
-    if (appended !== 'appended') throw new Error(`message not stored: ${appended}`)
+    await storeMessage(store, { ...chat, lastSeq: seq - 1 }, message, chat.expiresAt, now)
   }
   return { ...chat, lastSeq: 2 }
 }

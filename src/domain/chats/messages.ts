@@ -1,6 +1,7 @@
 import { badInput, DomainError, notFound } from '../errors.js'
 import { topics, type EventBus } from '../events.js'
 import { delay, type ChatRecord, type ChatSide, type ChatStore, type Clock, type MessageRecord, type PhotoStore, type Viewer } from '../ports.js'
+import { recentSendSeq, withRecentSend } from './recent-sends.js'
 import type { RateLimits } from '../rate-limits.js'
 import { textLength, validateBody, validatePageSize } from '../text.js'
 import type { TypingTracker } from '../live/typing.js'
@@ -35,6 +36,8 @@ const HISTORY_PAGE_MAX = 100
 const CLIENT_MESSAGE_ID_MAX = 128
 /** Optimistic attempts at the next seq before a send gives up (each one lost to another send). */
 const SEND_ATTEMPTS = 200
+/** Attempts at committing a claim while its chat stays open (one fails only on a stale copy). */
+const COMMIT_ATTEMPTS = 5
 
 /** Sends (gap-free seqs, idempotent by clientMessageId, durable on answer) and history reads. */
 export class MessageService {
@@ -79,7 +82,7 @@ export class MessageService {
     const beforeSeq = args.beforeSeq ?? undefined
     const messages = await this.deps.chats.listMessages(record.chatId, {
       afterSeq,
-      beforeSeq,
+      throughSeq: Math.min(record.lastSeq, (beforeSeq ?? Infinity) - 1),
       limit,
       fromEnd: afterSeq === undefined || beforeSeq !== undefined,
     })
@@ -88,6 +91,13 @@ export class MessageService {
     return messages.map((message) => toMessageView(message, viewer.userId))
   }
 
+  /**
+   * A send is two writes, no transaction: claim seq n (a Put of message n, only if there is none)
+   * and commit it (the chat's lastSeq n − 1 → n, conditional). Reads stop at lastSeq, so a claim
+   * is invisible until committed; a send that finds a claim in its way commits it for its sender
+   * (who may have died between the two writes) before it takes the next seq, so seqs stay gap-free
+   * and no answered message is lost. docs/data-model.md, "Sends", gives the whole argument.
+   */
   private async append(viewer: Viewer, chatId: string, clientMessageId: string, body: string | undefined, photoId: string | undefined): Promise<MessageView> {
     const { deps } = this
     if (photoId !== undefined) {
@@ -95,58 +105,95 @@ export class MessageService {
       const photo = /^[0-9A-Z]{26}$/.test(photoId) ? await deps.photos.getPhoto(chatId, photoId) : undefined
       if (!photo || photo.uploaderId !== viewer.userId) throw notFound('Photo')
     }
-    // A retry is told apart by the transaction itself (its request record already exists), so a
-    // first send pays no extra read for it.
-    let maybeRetry = false
+    let freshness: 'cached' | 'fresh' = 'cached'
     for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
-      const { chat, side } = await deps.access.require(viewer, chatId, attempt === 0 ? 'cached' : 'fresh')
+      const { chat, side } = await deps.access.require(viewer, chatId, freshness)
+      freshness = 'fresh'
       // A retry returns the first message, even after the chat closed.
-      if (maybeRetry || chat.status !== 'ACTIVE') {
-        const existing = await deps.chats.getMessageByClientId(chatId, viewer.userId, clientMessageId)
-        if (existing) return toMessageView(existing, viewer.userId)
-      }
+      const sent = await this.sentBefore(chat, side, clientMessageId)
+      if (sent) return toMessageView(sent, viewer.userId)
       if (chat.status !== 'ACTIVE') throw new DomainError('CHAT_CLOSED', 'This chat is closed.')
-      const now = deps.clock.now()
-      const message: MessageRecord = { chatId, seq: chat.lastSeq + 1, senderId: viewer.userId, clientMessageId, body, photoId, createdAt: now }
-      const expiresAt = now + deps.chatTtlSeconds * 1000
-      const result = await deps.chats.appendMessage(chat, message, expiresAt, now)
-      if (result === 'appended') {
-        deps.access.remember(afterSend(chat, side, message, expiresAt))
-        void this.announce(chat, side, message, expiresAt)
-        return toMessageView(message, viewer.userId)
+      const message: MessageRecord = { chatId, seq: chat.lastSeq + 1, senderId: viewer.userId, clientMessageId, body, photoId, createdAt: deps.clock.now() }
+      if (await deps.chats.claimMessage(message)) {
+        const committed = await this.commit(chat, message)
+        if (committed) return this.sent(committed, side, message)
+        continue
       }
-      deps.access.forget(chatId)
-      maybeRetry = result === 'duplicate'
-      if (result === 'conflict') await delay(deps.clock, Math.random() * Math.min(50, 2 * attempt))
+      // Seq n is taken: this copy of the chat is old, or n is another send's claim not yet committed.
+      const taken = await deps.chats.getMessage(chatId, message.seq)
+      const fresh = await deps.chats.getChat(chatId)
+      if (taken && fresh?.lastSeq === taken.seq - 1) {
+        const committed = await this.commit(fresh, taken)
+        // The claim was this very send's, from an attempt that got no answer.
+        if (committed && taken.senderId === viewer.userId && taken.clientMessageId === clientMessageId) return this.sent(committed, side, taken)
+        if (committed) deps.access.remember(committed)
+      } else if (fresh) deps.access.remember(fresh)
+      freshness = 'cached'
+      // Sends racing from several processes spread out a little more with each seq they lose.
+      if (attempt > 0) await delay(deps.clock, Math.random() * Math.min(50, 2 * attempt))
     }
     throw new Error(`sendMessage to ${chatId} lost ${SEND_ATTEMPTS} races for the next seq`)
+  }
+
+  /** The message this side already sent with this clientMessageId, if it is a recent send. */
+  private async sentBefore(chat: ChatRecord, side: ChatSide, clientMessageId: string): Promise<MessageRecord | undefined> {
+    const seq = recentSendSeq(chat[side], clientMessageId)
+    return seq === undefined ? undefined : this.deps.chats.getMessage(chat.chatId, seq)
+  }
+
+  /**
+   * Commits the claimed `message` on `chat` (at its seq − 1). The chat as committed, or undefined
+   * when it never will be: the chat closed or expired under the claim, which is then dropped.
+   */
+  private async commit(chat: ChatRecord, message: MessageRecord): Promise<ChatRecord | undefined> {
+    const { chats, clock, chatTtlSeconds } = this.deps
+    const side: ChatSide = chat.a.userId === message.senderId ? 'a' : 'b'
+    for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
+      const written = await chats.commitMessage(
+        chat,
+        message,
+        { expiresAt: Math.max(chat.expiresAt, message.createdAt + chatTtlSeconds * 1000), senderRecentSends: withRecentSend(chat[side], message.clientMessageId, message.seq) },
+        clock.now(),
+      )
+      if (written) return written
+      const fresh = await chats.getChat(message.chatId)
+      // Committed meanwhile by a send that found the claim in its way: message n is this claim.
+      if (fresh && fresh.lastSeq >= message.seq) return fresh
+      if (!fresh || fresh.status !== 'ACTIVE' || !isLive(fresh, clock.now())) {
+        // Closed and expired are final: no send can commit the claim any more.
+        await chats.dropMessage(message)
+        this.deps.access.forget(message.chatId)
+        return undefined
+      }
+      chat = fresh
+    }
+    // The claim stays: the next send to the chat, or this one's retry, commits it.
+    throw new Error(`sendMessage to ${message.chatId}: the commit of seq ${message.seq} kept failing on an open chat`)
+  }
+
+  private sent(chat: ChatRecord, side: ChatSide, message: MessageRecord): MessageView {
+    this.deps.access.remember(chat)
+    void this.announce(chat, side, message)
+    return toMessageView(message, message.senderId)
   }
 
   /**
    * One event tells the chat's subscribers and the recipient's notifications, and ends the
    * sender's typing; the recipient's devices get a push if it is offline. Neither fails the send
-   * it follows.
+   * it follows. `chat` is as the commit left it (it may have moved on since, when another send
+   * committed this message for its sender).
    */
-  private async announce(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): Promise<void> {
+  private async announce(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord): Promise<void> {
     this.deps.typing.ended(chat.chatId, message.senderId)
-    // The send incremented the recipient's counter in the same write.
     const recipient = other(senderSide)
-    const recipientUnread = chat[recipient].unread + 1
     if (chat.hiddenFrom !== recipient) this.deps.push.notify('message', chat.chatId, chat[recipient].userId)
-    await this.deps.events.publish(topics.chat(chat.chatId), { kind: 'message', chatId: chat.chatId, message, expiresAt, recipientUnread })
-  }
-}
-
-/** The chat as the send of `message` left it (the same write as appendMessage makes). */
-function afterSend(chat: ChatRecord, senderSide: ChatSide, message: MessageRecord, expiresAt: number): ChatRecord {
-  const recipientSide = other(senderSide)
-  return {
-    ...chat,
-    lastSeq: message.seq,
-    lastActivityAt: message.createdAt,
-    expiresAt,
-    [senderSide]: { ...chat[senderSide], readSeq: message.seq, deliveredSeq: message.seq, unread: 0 },
-    [recipientSide]: { ...chat[recipientSide], unread: chat[recipientSide].unread + 1 },
+    await this.deps.events.publish(topics.chat(chat.chatId), {
+      kind: 'message',
+      chatId: chat.chatId,
+      message,
+      expiresAt: chat.expiresAt,
+      recipientUnread: chat[recipient].unread,
+    })
   }
 }
 

@@ -5,8 +5,8 @@ import type { RateLimits } from '../rate-limits.js'
 import type { ChatAccess } from './chat-access.js'
 import { other, toChatView, type ChatView } from './views.js'
 
-/** Attempts at a recount of the unread counter before a stream of sends wins (it is then set by them). */
-const RECOUNT_ATTEMPTS = 20
+/** Attempts at markRead's write, each lost to a send or a mark that moved the chat since its read. */
+const MARK_ATTEMPTS = 20
 
 /**
  * Delivered and read marks, and the unread counter, for both the request paths (markRead,
@@ -24,20 +24,35 @@ export class ReceiptService {
     return record[side].unread
   }
 
+  /**
+   * Raises the caller's read mark (never back; reading also means delivered) and sets its unread
+   * counter, in one conditional write on the chat. Reading up to the chat's last message, as apps
+   * do, needs no count: nothing of the peer's is left unread.
+   */
   async markRead(viewer: Viewer, chatId: string, seq: number): Promise<ChatView> {
     await this.deps.limits.take('markRead', viewer.userId)
-    const found = await this.deps.access.require(viewer, chatId)
-    const { chat, side } = found
-    if (!Number.isInteger(seq) || seq < 0 || seq > chat.lastSeq) {
-      throw badInput(`seq must be from 0 to the chat's lastSeq (${chat.lastSeq}).`)
+    const { access, chats } = this.deps
+    let found = await access.require(viewer, chatId, 'cached')
+    // This process's copy may not know the message yet; a fresh read decides.
+    if (seq > found.chat.lastSeq) found = await access.require(viewer, chatId)
+    if (!Number.isInteger(seq) || seq < 0 || seq > found.chat.lastSeq) {
+      throw badInput(`seq must be from 0 to the chat's lastSeq (${found.chat.lastSeq}).`)
     }
-    // The read mark never moves back; reading a message also means it was delivered.
-    const read = await this.deps.chats.raiseMark(chatId, side, 'readSeq', seq)
-    if (read) await this.recountUnread(chatId, side)
-    const delivered = await this.deps.chats.raiseMark(chatId, side, 'deliveredSeq', seq)
-    const marks = delivered ?? read
-    if (marks) await this.publish(chatId, viewer.userId, { readSeq: Math.max(marks.readSeq, read?.readSeq ?? 0), deliveredSeq: marks.deliveredSeq })
-    return toChatView((await this.deps.access.load(viewer, chatId)) ?? found)
+    for (let attempt = 0; attempt < MARK_ATTEMPTS; attempt++) {
+      const { chat, side } = found
+      const own = chat[side]
+      if (own.readSeq >= seq) return toChatView(attempt === 0 ? await access.require(viewer, chatId) : found)
+      const unread = seq >= chat.lastSeq ? 0 : await chats.countMessagesFrom(chatId, chat[other(side)].userId, seq, chat.lastSeq)
+      const written = await chats.storeReadMarks(chatId, side, { readSeq: seq, deliveredSeq: Math.max(own.deliveredSeq, seq), unread }, chat.lastSeq)
+      if (written) {
+        access.remember(written)
+        await this.publish(chatId, viewer.userId, { readSeq: written[side].readSeq, deliveredSeq: written[side].deliveredSeq })
+        return toChatView({ chat: written, side })
+      }
+      // A send or another mark moved the chat since this copy: read it again.
+      found = await access.require(viewer, chatId)
+    }
+    throw new Error(`markRead on ${chatId} lost ${MARK_ATTEMPTS} races with sends and marks`)
   }
 
   /**
@@ -60,18 +75,5 @@ export class ReceiptService {
    */
   publish(chatId: string, userId: string, marks: ParticipantMarks, stored = true): Promise<void> {
     return this.deps.events.publish(topics.chat(chatId), { kind: 'receipt', chatId, userId, ...marks, stored })
-  }
-
-  /**
-   * Sets a side's unread counter to the peer's messages after its read mark. Sends increment the
-   * counter in their own write; a recount only sticks if no send came in between.
-   */
-  private async recountUnread(chatId: string, side: ChatSide): Promise<void> {
-    for (let attempt = 0; attempt < RECOUNT_ATTEMPTS; attempt++) {
-      const chat = await this.deps.chats.getChat(chatId)
-      if (!chat) return
-      const unread = await this.deps.chats.countMessagesFrom(chatId, chat[other(side)].userId, chat[side].readSeq)
-      if (await this.deps.chats.setUnread(chatId, side, unread, chat.lastSeq)) return
-    }
   }
 }

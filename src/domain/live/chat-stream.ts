@@ -73,6 +73,8 @@ export class ChatStream implements QueueOwner {
   private status: ChatStatus = 'ACTIVE'
   /** Seq of the last message pushed to the client. */
   private lastDelivered = 0
+  /** The chat's lastSeq when the stream opened: where a replay after afterSeq ends (events go on). */
+  private openedAtSeq = 0
   /** 0 until the chat was read on open; events only wait in the inbox until then. */
   private expiresAt = 0
   private expiryPending = false
@@ -117,6 +119,7 @@ export class ChatStream implements QueueOwner {
     if (!found) throw notFound('Chat')
     const { chat, side } = found
     this.lastDelivered = this.afterSeq ?? chat.lastSeq
+    this.openedAtSeq = chat.lastSeq
     this.delivery = new DeliveryReceipts(this.deps, chatId, viewer.userId, side, this.shared, () => this.marks.ownReadSeq)
     this.learn(found, false)
     this.inbox.pushFirst({ kind: 'replay' })
@@ -159,13 +162,13 @@ export class ChatStream implements QueueOwner {
     const { chatId, viewer } = this
     switch (task.kind) {
       case 'replay':
-        if (this.afterSeq !== undefined) await this.deliverStoredAfter(this.afterSeq)
+        if (this.afterSeq !== undefined) await this.deliverStoredAfter(this.afterSeq, this.openedAtSeq)
         if (this.status !== 'ACTIVE') this.end(this.status)
         return
       case 'resync':
         return this.catchUp()
       case 'message':
-        if (task.message.seq > this.lastDelivered + 1) await this.deliverStoredAfter(this.lastDelivered, task.message.seq)
+        if (task.message.seq > this.lastDelivered + 1) await this.deliverStoredAfter(this.lastDelivered, task.message.seq - 1)
         this.deliver(task.message)
         this.expiresAt = Math.max(this.expiresAt, task.expiresAt)
         return
@@ -198,7 +201,7 @@ export class ChatStream implements QueueOwner {
     const found = await this.deps.access.load(this.viewer, this.chatId)
     if (!found) return this.end('EXPIRED')
     this.learn(found, true)
-    await this.deliverStoredAfter(this.lastDelivered)
+    await this.deliverStoredAfter(this.lastDelivered, found.chat.lastSeq)
     if (this.status !== 'ACTIVE') this.end(this.status)
   }
 
@@ -228,9 +231,10 @@ export class ChatStream implements QueueOwner {
     if (untold) this.queue.push({ kind: 'receipt', chatId: this.chatId, ...untold })
   }
 
-  private async deliverStoredAfter(from: number, before?: number): Promise<void> {
+  /** Delivers the stored messages after `from` up to `through`: a lastSeq read or a message's own seq − 1 (past it may be a claim). */
+  private async deliverStoredAfter(from: number, through: number): Promise<void> {
     for (;;) {
-      const page = await this.deps.chats.listMessages(this.chatId, { afterSeq: from, beforeSeq: before, limit: REPLAY_PAGE, fromEnd: false })
+      const page = await this.deps.chats.listMessages(this.chatId, { afterSeq: from, throughSeq: through, limit: REPLAY_PAGE, fromEnd: false })
       for (const message of page) {
         await this.queue.whenShorterThan(REPLAY_AHEAD)
         if (this.queue.isEnded) return

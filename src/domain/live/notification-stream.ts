@@ -138,7 +138,7 @@ export class NotificationStream implements QueueOwner {
     if (!followed) return
     followed.expiresAt = Math.max(followed.expiresAt, chat.expiresAt)
     if (chat.lastSeq > followed.seenSeq) {
-      const unseen = await this.deps.chats.listMessages(chat.chatId, { afterSeq: followed.seenSeq, limit: CATCH_UP_PAGE, fromEnd: true })
+      const unseen = await this.deps.chats.listMessages(chat.chatId, { afterSeq: followed.seenSeq, throughSeq: chat.lastSeq, limit: CATCH_UP_PAGE, fromEnd: true })
       followed.seenSeq = Math.max(followed.seenSeq, chat.lastSeq)
       const newest = unseen.findLast((message) => message.senderId !== this.viewer.userId)
       if (newest) {

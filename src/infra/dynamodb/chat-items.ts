@@ -3,7 +3,7 @@ import { ConditionCheck } from 'dynamodb-toolbox/entity/actions/transactCheck'
 import { PutTransaction } from 'dynamodb-toolbox/entity/actions/transactPut'
 import { UpdateTransaction } from 'dynamodb-toolbox/entity/actions/transactUpdate'
 import { $add, $delete } from 'dynamodb-toolbox/entity/actions/update/symbols'
-import type { BlockReport, ChatRecord, ChatSide, MessageRecord } from '../../domain/ports.js'
+import type { BlockReport, ChatRecord, ChatSide, MessageRecord, RecentSend } from '../../domain/ports.js'
 import type { HushEntities } from './entities.js'
 
 /**
@@ -73,7 +73,17 @@ export function closeItems(entities: HushEntities, chat: ChatRecord, status: 'LE
   return [close, ...leaveLiveSets, ...blocking] as const
 }
 
-export const requestKey = (senderId: string, clientMessageId: string) => `${senderId}#${clientMessageId}`
+/** A side's recent sends as one short string attribute (`key:seq`, space-separated), absent when none. */
+export function fromRecentSends(sends: readonly RecentSend[] | undefined): string | undefined {
+  return sends && sends.length > 0 ? sends.map(({ key, seq }) => `${key}:${seq}`).join(' ') : undefined
+}
+
+export function toRecentSends(attribute: string | undefined): RecentSend[] | undefined {
+  return attribute?.split(' ').map((pair) => {
+    const at = pair.lastIndexOf(':')
+    return { key: pair.slice(0, at), seq: Number(pair.slice(at + 1)) }
+  })
+}
 
 export function fromChat(chat: ChatRecord) {
   return {
@@ -95,6 +105,8 @@ export function fromChat(chat: ChatRecord) {
     bUnread: chat.b.unread,
     aMutedUntil: chat.a.mutedUntil,
     bMutedUntil: chat.b.mutedUntil,
+    aRecentSends: fromRecentSends(chat.a.recentSends),
+    bRecentSends: fromRecentSends(chat.b.recentSends),
     status: chat.status,
     closedBy: chat.closedBy,
     hiddenFrom: chat.hiddenFrom,
@@ -112,8 +124,8 @@ export function toChat(item: ChatItem): ChatRecord {
     pairKey: item.pairKey,
     generation: item.generation,
     postId: item.postId,
-    a: { userId: item.aUserId, role: item.aRole, alias: item.aAlias, readSeq: item.aReadSeq, deliveredSeq: item.aDeliveredSeq, unread: item.aUnread, mutedUntil: item.aMutedUntil },
-    b: { userId: item.bUserId, role: item.bRole, alias: item.bAlias, readSeq: item.bReadSeq, deliveredSeq: item.bDeliveredSeq, unread: item.bUnread, mutedUntil: item.bMutedUntil },
+    a: { userId: item.aUserId, role: item.aRole, alias: item.aAlias, readSeq: item.aReadSeq, deliveredSeq: item.aDeliveredSeq, unread: item.aUnread, mutedUntil: item.aMutedUntil, recentSends: toRecentSends(item.aRecentSends) },
+    b: { userId: item.bUserId, role: item.bRole, alias: item.bAlias, readSeq: item.bReadSeq, deliveredSeq: item.bDeliveredSeq, unread: item.bUnread, mutedUntil: item.bMutedUntil, recentSends: toRecentSends(item.bRecentSends) },
     status: item.status,
     closedBy: item.closedBy,
     hiddenFrom: item.hiddenFrom,

@@ -28,13 +28,13 @@ export class ChatReclaimer {
   ) {}
 
   async reclaim({ chatId, pairKey, userIds }: ExpiredChat): Promise<void> {
-    const { Chat, Message, MessageRequest, Photo, Membership, Pair } = this.entities
-    // The chat's partition: its messages, idempotency records and photo records (the Chat item
+    const { Chat, Message, Photo, Membership, Pair } = this.entities
+    // The chat's partition: its messages (claims never committed too) and photo records (the Chat item
     // itself is TTL's, or the backstop's). The toolbox queries it and deletes in batches, retrying
     // what DynamoDB leaves unprocessed.
     await Chat.table
       .build(DeletePartitionCommand)
-      .entities(Message, MessageRequest, Photo)
+      .entities(Message, Photo)
       .query({ partition: keyOf(Chat, { chatId }).pk })
       .send()
     for (const userId of userIds) {

@@ -3,9 +3,10 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb'
 import { BatchGetCommand, execute as executeBatchGet } from 'dynamodb-toolbox/table/actions/batchGet'
 import { AccessPattern } from 'dynamodb-toolbox/entity/actions/accessPattern'
 import { BatchGetRequest } from 'dynamodb-toolbox/entity/actions/batchGet'
+import { DeleteItemCommand } from 'dynamodb-toolbox/entity/actions/delete'
 import { GetItemCommand } from 'dynamodb-toolbox/entity/actions/get'
+import { PutItemCommand } from 'dynamodb-toolbox/entity/actions/put'
 import { PutTransaction } from 'dynamodb-toolbox/entity/actions/transactPut'
-import { UpdateTransaction } from 'dynamodb-toolbox/entity/actions/transactUpdate'
 import { execute as executeTransaction } from 'dynamodb-toolbox/entity/actions/transactWrite'
 import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
 import { $add, $remove } from 'dynamodb-toolbox/entity/actions/update/symbols'
@@ -13,7 +14,6 @@ import { item } from 'dynamodb-toolbox/schema/item'
 import { number } from 'dynamodb-toolbox/schema/number'
 import { string } from 'dynamodb-toolbox/schema/string'
 import type {
-  AppendResult,
   BlockReport,
   ChatPair,
   ChatRecord,
@@ -21,11 +21,13 @@ import type {
   ChatStore,
   CreateChatResult,
   LiveChatSet,
+  MessageCommit,
   MessageRange,
   MessageRecord,
   ParticipantMarks,
+  ReadMarks,
 } from '../../domain/ports.js'
-import { closeItems, fromChat, joinItems, requestKey, toChat, toMessage, ttlOf } from './chat-items.js'
+import { closeItems, fromChat, fromRecentSends, joinItems, toChat, toMessage, ttlOf } from './chat-items.js'
 import { keyOf, type HushEntities } from './entities.js'
 import { expiryIndexLayout, indexItemOf, type ExpiryIndexLayout } from './expiry-index.js'
 
@@ -141,80 +143,88 @@ export class DynamoChatStore implements ChatStore {
     }
   }
 
-  async appendMessage(chat: ChatRecord, message: MessageRecord, expiresAt: number, now: number): Promise<AppendResult> {
-    const { Chat, Message, MessageRequest } = this.entities
-    const senderSide: ChatSide = chat.a.userId === message.senderId ? 'a' : 'b'
-    const recipientSide: ChatSide = senderSide === 'a' ? 'b' : 'a'
+  async claimMessage(message: MessageRecord): Promise<boolean> {
     try {
-      await executeTransaction(
-        Chat.build(UpdateTransaction)
-          .item({
-            chatId: chat.chatId,
-            lastSeq: message.seq,
-            lastActivityAt: now,
-            expiresAt,
-            ttl: ttlOf(expiresAt),
-            // Sending implies having read everything before it.
-            [`${senderSide}ReadSeq`]: message.seq,
-            [`${senderSide}DeliveredSeq`]: message.seq,
-            [`${senderSide}Unread`]: 0,
-            [`${recipientSide}Unread`]: $add(1),
-          })
-          .options({
-            condition: {
-              and: [
-                { attr: 'lastSeq', eq: message.seq - 1 },
-                { attr: 'status', eq: 'ACTIVE' },
-                { attr: 'expiresAt', gt: now },
-              ],
-            },
-          }),
-        Message.build(PutTransaction)
-          .item(message)
-          .options({ condition: { attr: 'chatId', exists: false } }),
-        MessageRequest.build(PutTransaction)
-          .item({ chatId: chat.chatId, requestKey: requestKey(message.senderId, message.clientMessageId), seq: message.seq })
-          .options({ condition: { attr: 'chatId', exists: false } }),
-      )
-      return 'appended'
+      await this.entities.Message.build(PutItemCommand)
+        .item(message)
+        .options({ condition: { attr: 'chatId', exists: false } })
+        .send()
+      return true
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error
-      const [, , request] = error.CancellationReasons ?? []
-      return request?.Code === 'ConditionalCheckFailed' ? 'duplicate' : 'conflict'
+      if (isConditionalCheckFailure(error)) return false
+      throw error
     }
   }
 
-  async getMessageByClientId(chatId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | undefined> {
-    const { Item } = await this.entities.MessageRequest.build(GetItemCommand)
-      .key({ chatId, requestKey: requestKey(senderId, clientMessageId) })
-      .options({ consistent: true })
-      .send()
-    if (!Item) return undefined
-    const message = await this.entities.Message.build(GetItemCommand)
-      .key({ chatId, seq: Item.seq })
-      .options({ consistent: true })
-      .send()
-    return message.Item && toMessage(message.Item)
+  async commitMessage(chat: ChatRecord, message: MessageRecord, commit: MessageCommit, now: number): Promise<ChatRecord | undefined> {
+    const senderSide: ChatSide = chat.a.userId === message.senderId ? 'a' : 'b'
+    const recipientSide: ChatSide = senderSide === 'a' ? 'b' : 'a'
+    try {
+      const { Attributes } = await this.entities.Chat.build(UpdateItemCommand)
+        .item({
+          chatId: chat.chatId,
+          lastSeq: message.seq,
+          lastActivityAt: message.createdAt,
+          expiresAt: commit.expiresAt,
+          ttl: ttlOf(commit.expiresAt),
+          // Sending implies having read everything before it.
+          [`${senderSide}ReadSeq`]: message.seq,
+          [`${senderSide}DeliveredSeq`]: message.seq,
+          [`${senderSide}Unread`]: 0,
+          [`${senderSide}RecentSends`]: fromRecentSends(commit.senderRecentSends),
+          [`${recipientSide}Unread`]: $add(1),
+        })
+        .options({
+          condition: {
+            and: [
+              { attr: 'lastSeq', eq: message.seq - 1 },
+              { attr: 'status', eq: 'ACTIVE' },
+              { attr: 'expiresAt', gt: now },
+            ],
+          },
+          returnValues: 'ALL_NEW',
+        })
+        .send()
+      return Attributes && toChat(Attributes)
+    } catch (error) {
+      if (isConditionalCheckFailure(error)) return undefined
+      throw error
+    }
+  }
+
+  async getMessage(chatId: string, seq: number): Promise<MessageRecord | undefined> {
+    const { Item } = await this.entities.Message.build(GetItemCommand).key({ chatId, seq }).options({ consistent: true }).send()
+    return Item && toMessage(Item)
+  }
+
+  async dropMessage(message: MessageRecord): Promise<void> {
+    try {
+      await this.entities.Message.build(DeleteItemCommand)
+        .key({ chatId: message.chatId, seq: message.seq })
+        .options({ condition: { and: [{ attr: 'senderId', eq: message.senderId }, { attr: 'clientMessageId', eq: message.clientMessageId }] } })
+        .send()
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error
+    }
   }
 
   async listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]> {
     const fromSeq = (range.afterSeq ?? 0) + 1
-    const toSeq = range.beforeSeq === undefined ? 9_999_999_999 : range.beforeSeq - 1
-    if (toSeq < fromSeq) return []
+    if (range.throughSeq < fromSeq) return []
     const { Items = [] } = await this.patterns.messagesOfChat
-      .query({ chatId, fromSeq, toSeq })
+      .query({ chatId, fromSeq, toSeq: range.throughSeq })
       .options({ limit: range.limit, reverse: range.fromEnd, consistent: true })
       .send()
     const messages = Items.map(toMessage)
     return range.fromEnd ? messages.reverse() : messages
   }
 
-  async countMessagesFrom(chatId: string, senderId: string, afterSeq: number): Promise<number> {
+  async countMessagesFrom(chatId: string, senderId: string, afterSeq: number, throughSeq: number): Promise<number> {
     let count = 0
     let exclusiveStartKey: Record<string, unknown> | undefined
     do {
       const page = await this.patterns.messagesOfChat
-        .query({ chatId, fromSeq: afterSeq + 1, toSeq: 9_999_999_999 })
+        .query({ chatId, fromSeq: afterSeq + 1, toSeq: throughSeq })
         .options({ select: 'COUNT', filters: { Message: { attr: 'senderId', eq: senderId } }, exclusiveStartKey, consistent: true })
         .send()
       count += page.Count ?? 0
@@ -223,15 +233,27 @@ export class DynamoChatStore implements ChatStore {
     return count
   }
 
-  async setUnread(chatId: string, side: ChatSide, unread: number, ifLastSeq: number): Promise<boolean> {
+  async storeReadMarks(chatId: string, side: ChatSide, marks: ReadMarks, ifLastSeq: number): Promise<ChatRecord | undefined> {
+    // One literal type for both sides, as raiseMark does: the toolbox checks conditions per attribute.
+    const readSeq = `${side}ReadSeq` as 'aReadSeq'
+    const deliveredSeq = `${side}DeliveredSeq` as 'aDeliveredSeq'
     try {
-      await this.entities.Chat.build(UpdateItemCommand)
-        .item({ chatId, [`${side}Unread`]: unread })
-        .options({ condition: { attr: 'lastSeq', eq: ifLastSeq } })
+      const { Attributes } = await this.entities.Chat.build(UpdateItemCommand)
+        .item({ chatId, [readSeq]: marks.readSeq, [deliveredSeq]: marks.deliveredSeq, [`${side}Unread`]: marks.unread })
+        .options({
+          condition: {
+            and: [
+              { attr: 'lastSeq', eq: ifLastSeq },
+              { attr: readSeq, lt: marks.readSeq },
+              { attr: deliveredSeq, lte: marks.deliveredSeq },
+            ],
+          },
+          returnValues: 'ALL_NEW',
+        })
         .send()
-      return true
+      return Attributes && toChat(Attributes)
     } catch (error) {
-      if (isConditionalCheckFailure(error)) return false
+      if (isConditionalCheckFailure(error)) return undefined
       throw error
     }
   }

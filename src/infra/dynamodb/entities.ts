@@ -135,6 +135,9 @@ function chatEntities(table: HushTable) {
       bReadSeq: number(),
       bDeliveredSeq: number(),
       bUnread: number(),
+      /** A side's last sends, `<key>:<seq>` separated by spaces (domain/chats/recent-sends.ts); absent before its first. */
+      aRecentSends: string().optional(),
+      bRecentSends: string().optional(),
       /** muteChat: epoch ms until which a side gets no push; absent when never muted. */
       aMutedUntil: number().optional(),
       bMutedUntil: number().optional(),
@@ -170,7 +173,7 @@ function chatEntities(table: HushTable) {
   return { Chat, Photo }
 }
 
-/** A chat's messages and the records that make sends idempotent. */
+/** A chat's messages (a retried send is told by its chat's recent sends: Chat.aRecentSends). */
 function messageEntities(table: HushTable) {
   /** CHAT#<chatId> / MSG#<seq, zero-padded>: a chat's messages in seq order, in its partition. */
   const Message = new Entity({
@@ -195,18 +198,7 @@ function messageEntities(table: HushTable) {
     })),
   })
 
-  /** CHAT#<chatId> / REQ#<senderId>#<clientMessageId>: makes sendMessage idempotent. */
-  const MessageRequest = new Entity({
-    name: 'MessageRequest',
-    table,
-    timestamps: false,
-    schema: item({
-      chatId: string().key().savedAs('pk').transform(prefix('CHAT')),
-      requestKey: string().key().savedAs('sk').transform(prefix('REQ')),
-      seq: number(),
-    }),
-  })
-  return { Message, MessageRequest }
+  return { Message }
 }
 /** How users find their chats: the current chat of a pair, memberships and live sets. */
 function pairingEntities(table: HushTable) {

@@ -1,5 +1,4 @@
 import type {
-  AppendResult,
   BlockReport,
   ChatPair,
   ChatRecord,
@@ -7,9 +6,11 @@ import type {
   ChatStore,
   CreateChatResult,
   LiveChatSet,
+  MessageCommit,
   MessageRange,
   MessageRecord,
   ParticipantMarks,
+  ReadMarks,
 } from '../../../src/domain/ports.js'
 
 const copy = <T>(value: T): T => structuredClone(value)
@@ -23,8 +24,8 @@ const copy = <T>(value: T): T => structuredClone(value)
 export class InMemoryChatStore implements ChatStore {
   readonly chats = new Map<string, ChatRecord>()
   private readonly pairs = new Map<string, ChatPair>()
-  private readonly messages = new Map<string, MessageRecord[]>()
-  private readonly requests = new Map<string, number>()
+  /** Each chat's messages by seq, committed or claimed. */
+  private readonly messages = new Map<string, Map<number, MessageRecord>>()
   private readonly memberships = new Map<string, Set<string>>()
   private readonly live = new Map<string, LiveChatSet>()
   private readonly blocks = new Set<string>()
@@ -74,45 +75,49 @@ export class InMemoryChatStore implements ChatStore {
     return true
   }
 
-  async appendMessage(chat: ChatRecord, message: MessageRecord, expiresAt: number, now: number): Promise<AppendResult> {
-    const stored = this.chats.get(chat.chatId)
-    const requestKey = `${chat.chatId} ${message.senderId} ${message.clientMessageId}`
-    if (!stored || stored.lastSeq !== message.seq - 1 || stored.status !== 'ACTIVE' || stored.expiresAt <= now) {
-      return this.requests.has(requestKey) ? 'duplicate' : 'conflict'
-    }
-    if (this.requests.has(requestKey)) return 'duplicate'
-    const sender: ChatSide = stored.a.userId === message.senderId ? 'a' : 'b'
-    const recipient: ChatSide = sender === 'a' ? 'b' : 'a'
-    Object.assign(stored, { lastSeq: message.seq, lastActivityAt: now, expiresAt })
-    Object.assign(stored[sender], { readSeq: message.seq, deliveredSeq: message.seq, unread: 0 })
-    stored[recipient].unread += 1
-    this.requests.set(requestKey, message.seq)
-    this.messages.set(chat.chatId, [...(this.messages.get(chat.chatId) ?? []), copy(message)])
-    return 'appended'
+  async claimMessage(message: MessageRecord): Promise<boolean> {
+    const messages = this.messagesOf(message.chatId)
+    if (messages.has(message.seq)) return false
+    messages.set(message.seq, copy(message))
+    return true
   }
 
-  async getMessageByClientId(chatId: string, senderId: string, clientMessageId: string): Promise<MessageRecord | undefined> {
-    const seq = this.requests.get(`${chatId} ${senderId} ${clientMessageId}`)
-    return seq === undefined ? undefined : copy(this.messages.get(chatId)?.find((message) => message.seq === seq))
+  async commitMessage(chat: ChatRecord, message: MessageRecord, commit: MessageCommit, now: number): Promise<ChatRecord | undefined> {
+    const stored = this.chats.get(chat.chatId)
+    if (!stored || stored.lastSeq !== message.seq - 1 || stored.status !== 'ACTIVE' || stored.expiresAt <= now) return undefined
+    const sender: ChatSide = stored.a.userId === message.senderId ? 'a' : 'b'
+    const recipient: ChatSide = sender === 'a' ? 'b' : 'a'
+    Object.assign(stored, { lastSeq: message.seq, lastActivityAt: message.createdAt, expiresAt: commit.expiresAt })
+    Object.assign(stored[sender], { readSeq: message.seq, deliveredSeq: message.seq, unread: 0, recentSends: copy(commit.senderRecentSends) })
+    stored[recipient].unread += 1
+    return copy(stored)
+  }
+
+  async getMessage(chatId: string, seq: number): Promise<MessageRecord | undefined> {
+    return copy(this.messages.get(chatId)?.get(seq))
+  }
+
+  async dropMessage(message: MessageRecord): Promise<void> {
+    const messages = this.messagesOf(message.chatId)
+    const stored = messages.get(message.seq)
+    if (stored?.senderId === message.senderId && stored.clientMessageId === message.clientMessageId) messages.delete(message.seq)
   }
 
   async listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]> {
-    const inRange = (this.messages.get(chatId) ?? []).filter(
-      (message) => message.seq > (range.afterSeq ?? 0) && (range.beforeSeq === undefined || message.seq < range.beforeSeq),
-    )
+    const inRange = this.sorted(chatId).filter((message) => message.seq > (range.afterSeq ?? 0) && message.seq <= range.throughSeq)
     const page = range.fromEnd ? inRange.slice(-range.limit) : inRange.slice(0, range.limit)
     return copy(page)
   }
 
-  async countMessagesFrom(chatId: string, senderId: string, afterSeq: number): Promise<number> {
-    return (this.messages.get(chatId) ?? []).filter((message) => message.senderId === senderId && message.seq > afterSeq).length
+  async countMessagesFrom(chatId: string, senderId: string, afterSeq: number, throughSeq: number): Promise<number> {
+    return this.sorted(chatId).filter((message) => message.senderId === senderId && message.seq > afterSeq && message.seq <= throughSeq).length
   }
 
-  async setUnread(chatId: string, side: ChatSide, unread: number, ifLastSeq: number): Promise<boolean> {
+  async storeReadMarks(chatId: string, side: ChatSide, marks: ReadMarks, ifLastSeq: number): Promise<ChatRecord | undefined> {
     const chat = this.chats.get(chatId)
-    if (!chat || chat.lastSeq !== ifLastSeq) return false
-    chat[side].unread = unread
-    return true
+    if (!chat || chat.lastSeq !== ifLastSeq || chat[side].readSeq >= marks.readSeq || chat[side].deliveredSeq > marks.deliveredSeq) return undefined
+    Object.assign(chat[side], marks)
+    return copy(chat)
   }
 
   async raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined> {
@@ -147,6 +152,16 @@ export class InMemoryChatStore implements ChatStore {
 
   async hasBlocked(blockerId: string, blockedId: string): Promise<boolean> {
     return this.blocks.has(`${blockerId} ${blockedId}`)
+  }
+
+  private messagesOf(chatId: string): Map<number, MessageRecord> {
+    let messages = this.messages.get(chatId)
+    if (!messages) this.messages.set(chatId, (messages = new Map<number, MessageRecord>()))
+    return messages
+  }
+
+  private sorted(chatId: string): MessageRecord[] {
+    return [...(this.messages.get(chatId)?.values() ?? [])].sort((x, y) => x.seq - y.seq)
   }
 
   private liveSet(userId: string): LiveChatSet {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { topics, type ChatBusEvent } from '../../../src/domain/events.js'
 import type { ChatEventView } from '../../../src/domain/live/views.js'
 import type { Viewer } from '../../../src/domain/ports.js'
+import { storeMessage } from '../../support/store-message.js'
 import { domainOnMemory } from '../../support/memory/domain.js'
 import { settle } from '../../support/memory/fake-clock.js'
 
@@ -32,7 +33,7 @@ describe('chat streams (domain, in memory)', () => {
     expect(seqs(seen)).toEqual([1])
     // Seq 2 is stored but its event is lost; seq 3's event arrives.
     const stored = (await domain.chats.getChat(chat.id))!
-    await domain.chats.appendMessage(stored, { chatId: chat.id, seq: 2, senderId: a.userId, clientMessageId: 'x', body: 'lost', photoId: undefined, createdAt: domain.clock.now() }, domain.clock.now() + 86_400_000, domain.clock.now())
+    await storeMessage(domain.chats, stored, { chatId: chat.id, seq: 2, senderId: a.userId, clientMessageId: 'x', body: 'lost', photoId: undefined, createdAt: domain.clock.now() }, domain.clock.now() + 86_400_000, domain.clock.now())
     // The send's cached chat is a seq behind: it loses the race for seq 2, waits a little, and
     // takes seq 3.
     const three = send(a, chat.id, 'three')
@@ -41,7 +42,7 @@ describe('chat streams (domain, in memory)', () => {
     await settle()
     expect(seqs(seen)).toEqual([1, 2, 3])
     // A repeated event changes nothing.
-    const repeat = (await domain.chats.listMessages(chat.id, { afterSeq: 2, limit: 1, fromEnd: false }))[0]!
+    const repeat = (await domain.chats.listMessages(chat.id, { afterSeq: 2, throughSeq: 3, limit: 1, fromEnd: false }))[0]!
     await domain.events.publish(topics.chat(chat.id), { kind: 'message', chatId: chat.id, message: repeat, expiresAt: 0, recipientUnread: 1 })
     await settle()
     expect(seqs(seen)).toEqual([1, 2, 3])
