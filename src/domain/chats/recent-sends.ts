@@ -5,8 +5,10 @@ import type { ChatParticipant, RecentSend } from '../ports.js'
  * How a retried send is told from a new one without a record per send: each side of a chat keeps
  * its last RECENT_SENDS sends (a short hash of the clientMessageId and the seq it got), written by
  * the same commit that makes the message part of the chat. A retry is recognised while its first
- * attempt is among its sender's last RECENT_SENDS messages in the chat; clients retry a send until
- * it is answered, before they send more, so the window is many times what a retry needs.
+ * attempt is among its sender's last RECENT_SENDS messages in the chat, so a client keeps at most
+ * RECENT_SENDS sends of a chat unanswered (docs/mobile.md), as Kafka's idempotent producer bounds
+ * its in-flight batches. A retry whose first attempt only claimed its seq is recognised exactly
+ * (MessageService finds its own claim in its way), whatever the window.
  */
 export const RECENT_SENDS = 8
 
