@@ -14,7 +14,7 @@ import {
 } from './generated/graphql.js'
 import { startTestApp, type TestApp } from './support/app.js'
 import { errorCode, mustRequest, request, signUp, type TestUser } from './support/client.js'
-import { itemsMentioning } from './support/dynamo.js'
+import { claimBehindTheServersBack, itemsMentioning } from './support/dynamo.js'
 
 describe('chats', () => {
   let app: TestApp
@@ -106,6 +106,27 @@ describe('chats', () => {
     // The same clientMessageId from the other side is that side's own message.
     expect((await send(author, chat.id, 'reply', clientMessageId)).data!.sendMessage.seq).toBe(2)
     expect((await history(author, chat.id))!.messages.map((m) => m.body)).toEqual(['only once', 'reply'])
+  })
+
+  it('keeps a claim its process left uncommitted out of sight, until the next send or its retry commits it', async () => {
+    const chat = await start(commenter, await newPost(author))
+    expect((await send(commenter, chat.id, 'one')).data!.sendMessage.seq).toBe(1)
+    // The author's process dies between the two writes of its send.
+    await claimBehindTheServersBack(app, chat.id, author.id, 'lost-answer', 'two')
+    expect((await history(commenter, chat.id))!.messages.map((m) => m.seq)).toEqual([1])
+    expect((await mustRequest(app.url, ChatDocument, { id: chat.id }, commenter.token)).chat!.lastSeq).toBe(1)
+
+    // The next send, from the other side, commits it first: no gap, nothing lost.
+    expect((await send(commenter, chat.id, 'three')).data!.sendMessage.seq).toBe(3)
+    expect((await history(author, chat.id))!.messages.map((m) => m.body)).toEqual(['one', 'two', 'three'])
+    // The author's retry of that send answers with it.
+    expect((await send(author, chat.id, 'two, again', 'lost-answer')).data!.sendMessage).toMatchObject({ seq: 2, body: 'two', fromMe: true })
+
+    // A claim that its own retry finds: committed and answered once.
+    await claimBehindTheServersBack(app, chat.id, author.id, 'retried', 'four')
+    const retries = await Promise.all([send(author, chat.id, 'four', 'retried'), send(author, chat.id, 'four', 'retried')])
+    expect(retries.map((retry) => retry.data!.sendMessage.seq)).toEqual([4, 4])
+    expect((await history(commenter, chat.id))!.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4])
   })
 
   it('pages history either way in seq order', async () => {

@@ -53,3 +53,22 @@ export async function appendBehindTheBusBack(app: TestApp, chatId: string, body:
     streamsClient.destroy()
   }
 }
+
+/**
+ * Claims the chat's next seq for the participant `userId` straight through the store, without the
+ * commit: what a process that died between a send's two writes leaves behind.
+ */
+export async function claimBehindTheServersBack(app: TestApp, chatId: string, userId: string, clientMessageId: string, body: string): Promise<number> {
+  const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, app.config.dynamodb.region)
+  try {
+    const store = new DynamoChatStore(createEntities(createHushTable(documentClient, app.config.dynamodb.table)))
+    const chat = await store.getChat(chatId)
+    if (!chat) throw new Error(`no chat ${chatId}`)
+    const seq = chat.lastSeq + 1
+    if (!(await store.claimMessage({ chatId, seq, senderId: userId, clientMessageId, body, photoId: undefined, createdAt: Date.now() }))) throw new Error(`seq ${seq} taken`)
+    return seq
+  } finally {
+    client.destroy()
+    streamsClient.destroy()
+  }
+}
