@@ -1,7 +1,7 @@
 /**
  * Hush's send path against DynamoDB Local's own throughput for the same write set: both closed
  * loops with the same writers in flight, one per chat. Hush: sendMessage over HTTP until the
- * recipient's MessageEvent. DynamoDB alone: the transaction Hush's store writes for a send, built
+ * recipient's MessageEvent. DynamoDB alone: the two writes Hush's store makes for a send, built
  * by that store (bench/lib/ddb-alone.ts), sent straight to DynamoDB Local. Alternating, `rounds`
  * runs of each (Hush, DynamoDB, DynamoDB, Hush, Hush, DynamoDB): DynamoDB Local's JIT and the
  * table's growth must not favour whichever runs second. Every run records the CPU each process
@@ -63,7 +63,7 @@ export async function runSendPath(ctx: BenchContext, hush: FleetMember): Promise
       )
       ctx.log(
         `send path: DynamoDB Local alone ${result.throughput}/s, p50 ${ms(result.latency.p50)} p99 ${ms(result.latency.p99)} ms, errors ${result.errors}` +
-          `${cpuNote(result.cpuPerWrite)}${result.builtDuringRun ? ` (${result.builtDuringRun} transactions built during the run)` : ''}`,
+          `${cpuNote(result.cpuPerWrite)}${result.builtDuringRun ? ` (${result.builtDuringRun} sends built during the run)` : ''}`,
       )
       out.ddb.push({ round: r, result })
     }
