@@ -23,7 +23,6 @@ import pino from 'pino'
 import { launchDynamoDbLocal } from '../src/infra/dynamodb/launcher.js'
 import { collect, mustRequest, signUp, wsClient, type Collector, type TestUser } from '../test/support/client.js'
 import { freePort, spawnServer, within } from '../test/support/process.js'
-import { startRedisServer } from '../test/support/redis-server.js'
 import {
   ChatEventsDocument,
   CreatePostDocument,
@@ -37,7 +36,7 @@ import {
 import { capacityPlan, type CapacityMeasured, type PhaseCost } from './lib/capacity-plan.js'
 import { processCpuMs } from './lib/cpu.js'
 import { meterDelta, startDdbMeter, type MeterSnapshot } from './lib/ddb-meter.js'
-import { ROOT } from './lib/procs.js'
+import { ROOT, startOwnRedis, whenReady } from './lib/procs.js'
 
 const PAIRS = Number(process.env.CAPACITY_PAIRS ?? 100)
 const ROUNDS = Number(process.env.CAPACITY_ROUNDS ?? 10)
@@ -56,21 +55,6 @@ interface Pair {
   chatId: string
   a: Side
   b: Side
-}
-
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await freePort()
-  const child = await within(startRedisServer(port), 10_000, 'redis-server to start')
-  return { url: `redis://127.0.0.1:${port}`, stop: async () => void child.kill('SIGKILL') }
-}
-
-/** Resolves once the server's /readyz answers 200 (it logs at warn here, so its URL is known). */
-async function ready(url: string): Promise<void> {
-  for (;;) {
-    const ok = await fetch(`${url}/readyz`).then((res) => res.ok, () => false)
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
 }
 
 async function commandCalls(redis: Redis): Promise<Record<string, number>> {
@@ -206,7 +190,7 @@ async function main(): Promise<void> {
   const logger = pino({ level: 'warn' })
   const dynamodb = await launchDynamoDbLocal({ dataDir, logger })
   const meter = await startDdbMeter(dynamodb.endpoint)
-  const redisServer = await startRedis()
+  const redisServer = await startOwnRedis()
   const redis = new Redis(redisServer.url)
   const env = {
     LOG_LEVEL: 'warn',
@@ -222,7 +206,7 @@ async function main(): Promise<void> {
   const servers = ports.map((port, i) => spawnServer({ ...env, PORT: String(port), DATA_DIR: path.join(dataDir, `h${i}`) }, 'dist'))
   try {
     const urls = ports.map((port) => `http://127.0.0.1:${port}`) as [string, string]
-    await within(Promise.all(urls.map(ready)), 60_000, 'Hush to answer /readyz').catch((error: Error) => {
+    await within(Promise.all(urls.map(whenReady)), 60_000, 'Hush to answer /readyz').catch((error: Error) => {
       throw new Error(`${error.message}\n${servers.map((server) => server.output()).join('\n')}`)
     })
     const meters: Meters = { ddb: meter, redis, pids: servers.map((server) => server.child.pid!) }
@@ -273,7 +257,7 @@ async function main(): Promise<void> {
   } finally {
     for (const server of servers) server.child.kill('SIGKILL')
     redis.disconnect()
-    await redisServer.stop()
+    redisServer.stop()
     await meter.close()
     await dynamodb.stop()
     await rm(dataDir, { recursive: true, force: true })

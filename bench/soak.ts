@@ -22,7 +22,6 @@ import pino from 'pino'
 import { launchDynamoDbLocal } from '../src/infra/dynamodb/launcher.js'
 import { mustRequest, signUp, wsClient } from '../test/support/client.js'
 import { freePort, spawnServer, within } from '../test/support/process.js'
-import { startRedisServer } from '../test/support/redis-server.js'
 import {
   ChatEventsDocument,
   CreatePostDocument,
@@ -35,7 +34,8 @@ import {
   type ChatEventsSubscription,
 } from '../test/generated/graphql.js'
 import { drawSoakChart } from './lib/soak-chart.js'
-import { ROOT } from './lib/procs.js'
+import { ROOT, startOwnRedis, whenReady } from './lib/procs.js'
+import { sleep } from './lib/stats.js'
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 60)
 const PAIRS = Number(process.env.SOAK_PAIRS ?? 150)
@@ -43,7 +43,6 @@ const SAMPLE_MS = Number(process.env.SOAK_SAMPLE_S ?? 60) * 1000
 const CHAT_TTL_S = Number(process.env.SOAK_CHAT_TTL_S ?? 120)
 const WARMUP_MIN = Number(process.env.SOAK_WARMUP_MIN ?? 10)
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const between = (min: number, max: number) => min + Math.random() * (max - min)
 
 interface Sample {
@@ -156,9 +155,8 @@ function drift(samples: Sample[], key: keyof Sample): { first: number; last: num
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hush-soak-'))
   const dynamodb = await launchDynamoDbLocal({ dataDir, logger: pino({ level: 'warn' }) })
-  const redisPort = await freePort()
-  const redisServer = await within(startRedisServer(redisPort), 10_000, 'redis-server to start')
-  const redis = new Redis(`redis://127.0.0.1:${redisPort}`)
+  const redisServer = await startOwnRedis()
+  const redis = new Redis(redisServer.url)
   const port = await freePort()
   const server = spawnServer(
     {
@@ -168,7 +166,7 @@ async function main(): Promise<void> {
       DATA_DIR: path.join(dataDir, 'hush'),
       DYNAMODB_ENDPOINT: dynamodb.endpoint,
       DYNAMODB_TABLE: 'hush-soak',
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      REDIS_URL: redisServer.url,
       JWT_SECRET: 'soak-secret-that-is-at-least-32-bytes!!',
       ID_SECRET: 'soak-id-secret-that-is-at-least-32-bytes',
       CHAT_TTL_SECONDS: String(CHAT_TTL_S),
@@ -178,13 +176,7 @@ async function main(): Promise<void> {
   )
   const url = `http://127.0.0.1:${port}`
   try {
-    await within(
-      (async () => {
-        while (!(await fetch(`${url}/readyz`).then((res) => res.ok, () => false))) await sleep(200)
-      })(),
-      60_000,
-      'Hush to answer /readyz',
-    )
+    await within(whenReady(url), 60_000, 'Hush to answer /readyz')
     const startedAt = Date.now()
     const until = startedAt + MINUTES * 60_000
     console.info(`soak: ${MINUTES} min, ${PAIRS} conversations at a time, chats expire ${CHAT_TTL_S} s after their last message`)
@@ -226,7 +218,7 @@ async function main(): Promise<void> {
     server.child.kill('SIGTERM')
     await Promise.race([server.exited, sleep(10_000)])
     redis.disconnect()
-    redisServer.kill('SIGKILL')
+    redisServer.stop()
     await dynamodb.stop()
   }
 }

@@ -4,6 +4,8 @@ import path from 'node:path'
 import type { Job } from '../loadgen.js'
 import { freePort } from '../../src/infra/dynamodb/launcher.js'
 import { sleep } from './stats.js'
+import { within } from '../../test/support/process.js'
+import { startRedisServer } from '../../test/support/redis-server.js'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
 
@@ -225,4 +227,16 @@ export function startLoadGen(): LoadGen {
       clearTimeout(timer)
     },
   }
+}
+
+/** A redis-server of the caller's own on a free port (INFO and PUBSUB then tell about this run alone). */
+export async function startOwnRedis(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort()
+  const child = await within(startRedisServer(port), 10_000, 'redis-server to start')
+  return { url: `redis://127.0.0.1:${port}`, stop: () => void child.kill('SIGKILL') }
+}
+
+/** Resolves once the server at `url` answers /readyz with 200. */
+export async function whenReady(url: string): Promise<void> {
+  while (!(await fetch(`${url}/readyz`).then((res) => res.ok, () => false))) await sleep(200)
 }

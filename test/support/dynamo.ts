@@ -35,40 +35,44 @@ export async function itemsMentioning(app: TableOf, needle: string): Promise<Rec
   }
 }
 
-/**
- * Stores the chat's next message straight through the store, publishing nothing: to the
- * subscribers it is exactly a message whose Redis event was lost.
- */
-export async function appendBehindTheBusBack(app: TestApp, chatId: string, body: string): Promise<void> {
+/** Runs `use` with a DynamoChatStore on the test app's table, over clients of its own. */
+async function withChatStore<T>(app: TestApp, use: (store: DynamoChatStore) => Promise<T>): Promise<T> {
   const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, app.config.dynamodb.region)
   try {
-    const store = new DynamoChatStore(createEntities(createHushTable(documentClient, app.config.dynamodb.table)))
-    const chat = await store.getChat(chatId)
-    if (!chat) throw new Error(`no chat ${chatId}`)
-    const now = Date.now()
-    const message = { chatId, seq: chat.lastSeq + 1, senderId: chat.a.userId, clientMessageId: randomUUID(), body, photoId: undefined, createdAt: now }
-    await storeMessage(store, chat, message, now + app.config.chatTtlSeconds * 1000, now)
+    return await use(new DynamoChatStore(createEntities(createHushTable(documentClient, app.config.dynamodb.table))))
   } finally {
     client.destroy()
     streamsClient.destroy()
   }
 }
 
+async function chatOf(store: DynamoChatStore, chatId: string) {
+  const chat = await store.getChat(chatId)
+  if (!chat) throw new Error(`no chat ${chatId}`)
+  return chat
+}
+
+/**
+ * Stores the chat's next message straight through the store, publishing nothing: to the
+ * subscribers it is exactly a message whose Redis event was lost.
+ */
+export function appendBehindTheBusBack(app: TestApp, chatId: string, body: string): Promise<void> {
+  return withChatStore(app, async (store) => {
+    const chat = await chatOf(store, chatId)
+    const now = Date.now()
+    const message = { chatId, seq: chat.lastSeq + 1, senderId: chat.a.userId, clientMessageId: randomUUID(), body, photoId: undefined, createdAt: now }
+    await storeMessage(store, chat, message, now + app.config.chatTtlSeconds * 1000, now)
+  })
+}
+
 /**
  * Claims the chat's next seq for the participant `userId` straight through the store, without the
  * commit: what a process that died between a send's two writes leaves behind.
  */
-export async function claimBehindTheServersBack(app: TestApp, chatId: string, userId: string, clientMessageId: string, body: string): Promise<number> {
-  const { documentClient, client, streamsClient } = createDynamoClients(app.dynamodbEndpoint, app.config.dynamodb.region)
-  try {
-    const store = new DynamoChatStore(createEntities(createHushTable(documentClient, app.config.dynamodb.table)))
-    const chat = await store.getChat(chatId)
-    if (!chat) throw new Error(`no chat ${chatId}`)
-    const seq = chat.lastSeq + 1
+export function claimBehindTheServersBack(app: TestApp, chatId: string, userId: string, clientMessageId: string, body: string): Promise<number> {
+  return withChatStore(app, async (store) => {
+    const seq = (await chatOf(store, chatId)).lastSeq + 1
     if (!(await store.claimMessage({ chatId, seq, senderId: userId, clientMessageId, body, photoId: undefined, createdAt: Date.now() }))) throw new Error(`seq ${seq} taken`)
     return seq
-  } finally {
-    client.destroy()
-    streamsClient.destroy()
-  }
+  })
 }

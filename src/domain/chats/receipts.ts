@@ -33,15 +33,20 @@ export class ReceiptService {
     await this.deps.limits.take('markRead', viewer.userId)
     const { access, chats } = this.deps
     let found = await access.require(viewer, chatId, 'cached')
+    let fresh = false
     // This process's copy may not know the message yet; a fresh read decides.
-    if (seq > found.chat.lastSeq) found = await access.require(viewer, chatId)
+    if (seq > found.chat.lastSeq) {
+      found = await access.require(viewer, chatId)
+      fresh = true
+    }
     if (!Number.isInteger(seq) || seq < 0 || seq > found.chat.lastSeq) {
       throw badInput(`seq must be from 0 to the chat's lastSeq (${found.chat.lastSeq}).`)
     }
     for (let attempt = 0; attempt < MARK_ATTEMPTS; attempt++) {
       const { chat, side } = found
       const own = chat[side]
-      if (own.readSeq >= seq) return toChatView(attempt === 0 ? await access.require(viewer, chatId) : found)
+      // Nothing to move; the answer shows the chat as stored.
+      if (own.readSeq >= seq) return toChatView(fresh ? found : await access.require(viewer, chatId))
       const unread = seq >= chat.lastSeq ? 0 : await chats.countMessagesFrom(chatId, chat[other(side)].userId, seq, chat.lastSeq)
       const written = await chats.storeReadMarks(chatId, side, { readSeq: seq, deliveredSeq: Math.max(own.deliveredSeq, seq), unread }, chat.lastSeq)
       if (written) {
@@ -51,6 +56,7 @@ export class ReceiptService {
       }
       // A send or another mark moved the chat since this copy: read it again.
       found = await access.require(viewer, chatId)
+      fresh = true
     }
     throw new Error(`markRead on ${chatId} lost ${MARK_ATTEMPTS} races with sends and marks`)
   }

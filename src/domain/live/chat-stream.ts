@@ -73,8 +73,6 @@ export class ChatStream implements QueueOwner {
   private status: ChatStatus = 'ACTIVE'
   /** Seq of the last message pushed to the client. */
   private lastDelivered = 0
-  /** The chat's lastSeq when the stream opened: where a replay after afterSeq ends (events go on). */
-  private openedAtSeq = 0
   /** 0 until the chat was read on open; events only wait in the inbox until then. */
   private expiresAt = 0
   private expiryPending = false
@@ -119,10 +117,9 @@ export class ChatStream implements QueueOwner {
     if (!found) throw notFound('Chat')
     const { chat, side } = found
     this.lastDelivered = this.afterSeq ?? chat.lastSeq
-    this.openedAtSeq = chat.lastSeq
     this.delivery = new DeliveryReceipts(this.deps, chatId, viewer.userId, side, this.shared, () => this.marks.ownReadSeq)
     this.learn(found, false)
-    this.inbox.pushFirst({ kind: 'replay' })
+    this.inbox.pushFirst({ kind: 'replay', throughSeq: chat.lastSeq })
     await presence.join(chatId, viewer.userId)
     void this.pump()
   }
@@ -162,7 +159,7 @@ export class ChatStream implements QueueOwner {
     const { chatId, viewer } = this
     switch (task.kind) {
       case 'replay':
-        if (this.afterSeq !== undefined) await this.deliverStoredAfter(this.afterSeq, this.openedAtSeq)
+        if (this.afterSeq !== undefined) await this.deliverStoredAfter(this.afterSeq, task.throughSeq)
         if (this.status !== 'ACTIVE') this.end(this.status)
         return
       case 'resync':

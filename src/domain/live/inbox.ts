@@ -3,8 +3,8 @@ import type { ChatBusEvent } from '../events.js'
 /** Work items of one chat stream, handled strictly one after another. */
 export type ChatTask =
   | ChatBusEvent
-  /** Deliver the stored messages after the subscriber's afterSeq. */
-  | { kind: 'replay' }
+  /** Deliver the stored messages after the subscriber's afterSeq, through the lastSeq read on open. */
+  | { kind: 'replay'; throughSeq: number }
   /** Re-read the chat and deliver what was stored meanwhile: events may have been lost. */
   | { kind: 'resync' }
   | { kind: 'expiry-check' }

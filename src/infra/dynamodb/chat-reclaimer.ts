@@ -3,7 +3,7 @@ import { UpdateItemCommand } from 'dynamodb-toolbox/entity/actions/update'
 import { $add, $delete } from 'dynamodb-toolbox/entity/actions/update/symbols'
 import { DeletePartitionCommand } from 'dynamodb-toolbox/table/actions/deletePartition'
 import type { Logger } from 'pino'
-import { isConditionalCheckFailure } from './client.js'
+import { unlessConditionFails } from './client.js'
 import { keyOf, type HushEntities } from './entities.js'
 
 /** What a reclaim needs to know of a chat: the stream's old image or the expiry index item has it. */
@@ -42,7 +42,7 @@ export class ChatReclaimer {
       await this.leaveLiveSet(userId, chatId)
     }
     // Only while the pair still points at this chat: a newer chat of the pair keeps its pointer.
-    await ignoringFailedCondition(() =>
+    await unlessConditionFails(() =>
       Pair.build(DeleteItemCommand).key({ pairKey }).options({ condition: { attr: 'chatId', eq: chatId } }).send(),
     )
     await this.onChatReclaimed?.(chatId)
@@ -54,7 +54,7 @@ export class ChatReclaimer {
    * DynamoDB's TTL applies, so a live chat (or one a send just extended) is never touched.
    */
   async deleteExpiredChat(chatId: string, now: number): Promise<void> {
-    await ignoringFailedCondition(() =>
+    await unlessConditionFails(() =>
       this.entities.Chat.build(DeleteItemCommand)
         .key({ chatId })
         .options({ condition: { attr: 'ttl', lte: Math.floor(now / 1000) } })
@@ -64,19 +64,11 @@ export class ChatReclaimer {
 
   /** Takes an expired chat out of a user's live set, where a prune would have found it otherwise. */
   private async leaveLiveSet(userId: string, chatId: string): Promise<void> {
-    await ignoringFailedCondition(() =>
+    await unlessConditionFails(() =>
       this.entities.LiveChats.build(UpdateItemCommand)
         .item({ userId, chatIds: $delete(new Set([chatId])), version: $add(1) })
         .options({ condition: { attr: 'version', exists: true } })
         .send(),
     )
-  }
-}
-
-async function ignoringFailedCondition(send: () => Promise<unknown>): Promise<void> {
-  try {
-    await send()
-  } catch (error) {
-    if (!isConditionalCheckFailure(error)) throw error
   }
 }

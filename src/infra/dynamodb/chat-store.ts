@@ -1,4 +1,4 @@
-import { isConditionalCheckFailure } from './client.js'
+import { isConditionalCheckFailure, unlessConditionFails } from './client.js'
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb'
 import { BatchGetCommand, execute as executeBatchGet } from 'dynamodb-toolbox/table/actions/batchGet'
 import { AccessPattern } from 'dynamodb-toolbox/entity/actions/accessPattern'
@@ -144,23 +144,15 @@ export class DynamoChatStore implements ChatStore {
   }
 
   async claimMessage(message: MessageRecord): Promise<boolean> {
-    try {
-      await this.entities.Message.build(PutItemCommand)
-        .item(message)
-        .options({ condition: { attr: 'chatId', exists: false } })
-        .send()
-      return true
-    } catch (error) {
-      if (isConditionalCheckFailure(error)) return false
-      throw error
-    }
+    const put = this.entities.Message.build(PutItemCommand).item(message).options({ condition: { attr: 'chatId', exists: false } })
+    return (await unlessConditionFails(() => put.send())) !== undefined
   }
 
   async commitMessage(chat: ChatRecord, message: MessageRecord, commit: MessageCommit, now: number): Promise<ChatRecord | undefined> {
     const senderSide: ChatSide = chat.a.userId === message.senderId ? 'a' : 'b'
     const recipientSide: ChatSide = senderSide === 'a' ? 'b' : 'a'
-    try {
-      const { Attributes } = await this.entities.Chat.build(UpdateItemCommand)
+    const written = await unlessConditionFails(() =>
+      this.entities.Chat.build(UpdateItemCommand)
         .item({
           chatId: chat.chatId,
           lastSeq: message.seq,
@@ -184,12 +176,9 @@ export class DynamoChatStore implements ChatStore {
           },
           returnValues: 'ALL_NEW',
         })
-        .send()
-      return Attributes && toChat(Attributes)
-    } catch (error) {
-      if (isConditionalCheckFailure(error)) return undefined
-      throw error
-    }
+        .send(),
+    )
+    return written?.Attributes && toChat(written.Attributes)
   }
 
   async getMessage(chatId: string, seq: number): Promise<MessageRecord | undefined> {
@@ -198,14 +187,12 @@ export class DynamoChatStore implements ChatStore {
   }
 
   async dropMessage(message: MessageRecord): Promise<void> {
-    try {
-      await this.entities.Message.build(DeleteItemCommand)
+    await unlessConditionFails(() =>
+      this.entities.Message.build(DeleteItemCommand)
         .key({ chatId: message.chatId, seq: message.seq })
         .options({ condition: { and: [{ attr: 'senderId', eq: message.senderId }, { attr: 'clientMessageId', eq: message.clientMessageId }] } })
-        .send()
-    } catch (error) {
-      if (!isConditionalCheckFailure(error)) throw error
-    }
+        .send(),
+    )
   }
 
   async listMessages(chatId: string, range: MessageRange): Promise<MessageRecord[]> {
@@ -237,8 +224,8 @@ export class DynamoChatStore implements ChatStore {
     // One literal type for both sides, as raiseMark does: the toolbox checks conditions per attribute.
     const readSeq = `${side}ReadSeq` as 'aReadSeq'
     const deliveredSeq = `${side}DeliveredSeq` as 'aDeliveredSeq'
-    try {
-      const { Attributes } = await this.entities.Chat.build(UpdateItemCommand)
+    const written = await unlessConditionFails(() =>
+      this.entities.Chat.build(UpdateItemCommand)
         .item({ chatId, [readSeq]: marks.readSeq, [deliveredSeq]: marks.deliveredSeq, [`${side}Unread`]: marks.unread })
         .options({
           condition: {
@@ -250,12 +237,9 @@ export class DynamoChatStore implements ChatStore {
           },
           returnValues: 'ALL_NEW',
         })
-        .send()
-      return Attributes && toChat(Attributes)
-    } catch (error) {
-      if (isConditionalCheckFailure(error)) return undefined
-      throw error
-    }
+        .send(),
+    )
+    return written?.Attributes && toChat(written.Attributes)
   }
 
   async raiseMark(chatId: string, side: ChatSide, mark: 'readSeq' | 'deliveredSeq', seq: number): Promise<ParticipantMarks | undefined> {

@@ -115,6 +115,16 @@ export function createDynamoClients(endpoint: string | undefined, region: string
 export const isConditionalCheckFailure = (error: unknown): boolean =>
   (error as Error | undefined)?.name === 'ConditionalCheckFailedException'
 
+/** The answer of a single conditional write, or undefined when its condition did not hold. */
+export async function unlessConditionFails<T>(send: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await send()
+  } catch (error) {
+    if (isConditionalCheckFailure(error)) return undefined
+    throw error
+  }
+}
+
 /** Reports each request of `client`: its command, outcome, duration and the capacity it consumed. */
 function observeRequests(client: DynamoDBClient, onRequest: NonNullable<DynamoClientOptions['onRequest']>): void {
   client.middlewareStack.add(
