@@ -87,6 +87,30 @@ describe.each(stores)('ChatStore contract: $name', ({ create }) => {
     expect((await store.listChatIds(b))).toEqual([first.chatId])
   })
 
+  it('answers reads made together (one batch on DynamoDB) each with its own chat or live set, the missing as missing', async () => {
+    const [a, b, c] = [user(), user(), user()]
+    const ab = chatOf(a, b)
+    const ac = chatOf(a, c, { lastSeq: 0, expiresAt: NOW + 2 * DAY })
+    await store.createChat(ab, undefined, 5)
+    await store.createChat(ac, undefined, 5)
+    const [one, two, none, again, setA, setB, setNobody, listed] = await Promise.all([
+      store.getChat(ab.chatId),
+      store.getChat(ac.chatId),
+      store.getChat('cNoSuchChat'),
+      store.getChat(ab.chatId),
+      store.liveChatIds(a),
+      store.liveChatIds(b),
+      store.liveChatIds(user()),
+      store.getChats([ac.chatId, 'cNoSuchChat', ab.chatId]),
+    ])
+    expect([one?.chatId, two?.chatId, none, again?.chatId]).toEqual([ab.chatId, ac.chatId, undefined, ab.chatId])
+    expect(two?.expiresAt).toBe(NOW + 2 * DAY)
+    expect(setA.chatIds.sort()).toEqual([ab.chatId, ac.chatId].sort())
+    expect(setB.chatIds).toEqual([ab.chatId])
+    expect(setNobody).toEqual({ chatIds: [], version: 0 })
+    expect(listed.map((chat) => chat.chatId)).toEqual([ac.chatId, ab.chatId])
+  })
+
   it('keeps a hidden chat out of the hidden side’s memberships and live set', async () => {
     const [a, b] = [user(), user()]
     const hidden = chatOf(a, b, { hiddenFrom: 'b' })
