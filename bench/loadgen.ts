@@ -11,6 +11,7 @@ import http from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { WebSocket } from 'ws'
 import { ddbAlone, type DdbJob } from './lib/ddb-alone.js'
+import { ddbAloneConnect, type DdbConnectJob } from './lib/ddb-alone-connect.js'
 import { handleStormJob, type StormJob } from './lib/storm-client.js'
 import { round, sleep, summarize, type LatencySummary } from './lib/stats.js'
 import type { Protocol } from './lib/targets.js'
@@ -57,6 +58,7 @@ export type Job =
     }
   | { type: 'sendpath'; transport: Transport; concurrency: number; durationMs: number }
   | DdbJob
+  | DdbConnectJob
   /** bench/storm.ts: reconnecting clients behind a load balancer (bench/lib/storm-client.ts) */
   | StormJob
   | { type: 'exit' }
@@ -715,6 +717,8 @@ async function handle(job: Job): Promise<unknown> {
       return sendPath(job)
     case 'ddb':
       return ddbAlone(job)
+    case 'ddb-connect':
+      return ddbAloneConnect(job)
     case 'storm-init':
     case 'storm-connect':
     case 'storm-arm':

@@ -53,11 +53,10 @@ export interface DdbResult {
   cpuPerWrite?: { server: number; dynamodbLocal: number; loadgen: number }
 }
 
-/** A document client that records the TransactWriteItems input it is asked to send, and sends nothing. */
-type Command = Parameters<DynamoDBDocumentClient['send']>[0]
+export type Command = Parameters<DynamoDBDocumentClient['send']>[0]
 
 /** A document client that sends nothing: it keeps the commands a store gives it, in order. */
-function recordingClient(): { client: DynamoDBDocumentClient; take(): Command[] } {
+export function recordingClient(): { client: DynamoDBDocumentClient; take(): Command[] } {
   let sent: Command[] = []
   const client = {
     send: async (command: Command) => {

@@ -11,6 +11,9 @@ import { startLoadGen, type LoadGen, type ServerProc } from './procs.js'
 import { ms } from './format.js'
 import { isHushTarget, TARGET_INFO, type Target } from './targets.js'
 
+/** Sockets a load generator opens at a time when it connects users (the handshake and both subscribes of each). */
+export const CONNECTS_AT_A_TIME = 25
+
 export interface FleetMember {
   target: Target
   server: ServerProc
@@ -58,7 +61,7 @@ export async function usersFor(ctx: BenchContext, target: Target, conns: number)
  */
 export async function connectUsers(ctx: BenchContext, member: FleetMember, users: UserSpec[], what = 'connected', total = users.length): Promise<ConnectResult> {
   const connect = await member.lg.run<ConnectResult>(
-    { type: 'connect', users, concurrency: 25, localAddresses: total > 10_000 ? LOCAL_ADDRESSES : [], settleMs: ctx.plan.settleMs },
+    { type: 'connect', users, concurrency: CONNECTS_AT_A_TIME, localAddresses: total > 10_000 ? LOCAL_ADDRESSES : [], settleMs: ctx.plan.settleMs },
     600_000,
   )
   ctx.log(

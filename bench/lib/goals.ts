@@ -3,6 +3,7 @@
  * runs of each side, met when the median ratio meets the target; "within spread" when the runs'
  * per-round ratios fall on both sides of it.
  */
+import { DDB_ALONE_LABEL } from '../scenarios/connect.js'
 import { crossAdded } from '../scenarios/cross-process.js'
 import { ms, spreadText } from './format.js'
 import type { Goal, Results } from './results.js'
@@ -91,6 +92,17 @@ export function evaluateGoals(r: Results): Goal[] {
       against: 'peer (Yoga)',
       unit: '/s',
       test: (v) => v >= 1,
+      format: whole,
+    },
+    {
+      name: `reconnects until live against DynamoDB Local serving the same reads alone (${r.connect?.conns.toLocaleString('en-US')} clients)`,
+      goal: 'DynamoDB / Hush ≤ 1.3× (if not ≥ 1× peer)',
+      scenario: 'connect',
+      metricStart: 'reconnects',
+      subjects: [DDB_ALONE_LABEL],
+      against: 'Hush',
+      unit: '/s',
+      test: (v) => v <= 1.3,
       format: whole,
     },
     {

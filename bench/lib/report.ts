@@ -1,8 +1,10 @@
 /** Renders a run's results as terminal tables and as the README "Performance" section. */
+import { DDB_ALONE_LABEL } from '../scenarios/connect.js'
 import { CROSS_LABELS, crossAdded } from '../scenarios/cross-process.js'
+import { CONNECTS_AT_A_TIME } from './fleet.js'
 import { kb, ms, num, spreadText, times } from './format.js'
 import type { LadderResult } from './measure.js'
-import type { LiveResults, RateStep, Results } from './results.js'
+import type { ConnectResults, LiveResults, RateStep, Results } from './results.js'
 import { labelOf } from './targets.js'
 import { spreadOf } from './trials.js'
 import type { LatencySummary } from './stats.js'
@@ -181,10 +183,15 @@ function tables(r: Results): Table[] {
           spreadText(spreadOf(runs.map((x) => x.handshake.p99)), ms),
           num(runs.reduce((sum, x) => sum + x.failed, 0)),
         ]
-      }),
+      }).concat(
+        c.ddb.length
+          ? [[DDB_ALONE_LABEL, spreadText(spreadOf(c.ddb.map((d) => d.result.rate)), num), '', '', '', num(c.ddb.reduce((sum, d) => sum + d.result.errors, 0))]]
+          : [],
+      ),
       note:
         'until live: from the first socket opened until every chat saw its peer\'s presence (both users subscribed; Hush targets). The floor and the peer confirm nothing: ' +
-        `their clock stops at the last subscribe sent. 25 sockets open at a time. Order: ${c.sequence.join(' → ')}.`,
+        `their clock stops at the last subscribe sent. ${CONNECTS_AT_A_TIME} sockets open at a time. Order: ${c.sequence.join(' → ')}.` +
+        reconnectCpuNote(c),
     })
   }
 
@@ -364,4 +371,17 @@ export function renderMarkdown(r: Results): string {
     ...(r.notes.length ? [''] : []),
   ]
   return [...lines, ...tables(r).flatMap((t) => [renderMd(t), ''])].join('\n')
+}
+
+/** Where the CPU of a reconnect goes, Hush's against DynamoDB Local serving the same reads alone (medians). */
+function reconnectCpuNote(c: ConnectResults): string {
+  const hush = c.runs.filter((x) => x.cpu).map((x) => x.cpu!)
+  if (!hush.length || !c.ddb.length) return ''
+  const median = (values: number[]) => num(spreadOf(values).median)
+  const alone = c.ddb.map((d) => d.result)
+  return (
+    ` ${DDB_ALONE_LABEL}: per user the requests Hush's store makes for both subscriptions (${alone[0]!.requestsPerConnect} per connect), built before the clock starts, ${CONNECTS_AT_A_TIME} users at a time.` +
+    ` CPU per connect (µs): through Hush, server ${median(hush.map((x) => x.server))} + DynamoDB Local ${median(hush.map((x) => x.dynamodbLocal))} + load generator ${median(hush.map((x) => x.loadgen))};` +
+    ` DynamoDB alone, DynamoDB Local ${median(alone.map((x) => x.cpu.dynamodbLocal))} + load generator (AWS SDK) ${median(alone.map((x) => x.cpu.loadgen))}.`
+  )
 }

@@ -1,4 +1,5 @@
 /** What a run records (bench/results/*.json), scenario by scenario. */
+import type { DdbConnectResult } from './ddb-alone-connect.js'
 import type { ConnectResult, DdbResult, RateResult, SendPathResult, Transport } from '../loadgen.js'
 import type { ProfileSummary } from './cpuprofile.js'
 import type { ServerStalls } from './procs.js'
@@ -65,10 +66,18 @@ export interface MemoryResults {
   runs: MemoryRun[]
 }
 
+/** CPU microseconds per connect, by process (Hush runs and DynamoDB-alone runs; 0 where a process takes no part). */
+export interface ConnectCpu {
+  server: number
+  dynamodbLocal: number
+  loadgen: number
+}
+
 export interface ReconnectRun {
   round: number
   target: Target
   result: ConnectResult
+  cpu?: ConnectCpu
 }
 
 export interface ConnectResults {
@@ -76,6 +85,8 @@ export interface ConnectResults {
   conns: number
   sequence: string[]
   runs: ReconnectRun[]
+  /** DynamoDB Local serving the same reads alone (bench/lib/ddb-alone-connect.ts), alternating with the targets */
+  ddb: Array<{ round: number; result: DdbConnectResult & { cpu: ConnectCpu } }>
 }
 
 /** One measured line of a live scenario: a target driven over one transport. */
