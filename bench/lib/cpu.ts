@@ -104,3 +104,8 @@ export async function processCpuMs(pids: number[]): Promise<number> {
   }
   return (ticks * 1000) / HZ
 }
+
+/** CPU milliseconds DynamoDB Local (the one serving `endpoint`) has used so far. */
+export function dynamodbLocalCpuMs(endpoint: string): Promise<number> {
+  return cpuMsOfCommand(['DynamoDBLocal.jar', `-port ${new URL(endpoint).port}`])
+}

@@ -12,7 +12,7 @@
  */
 import type { DdbConnectResult } from '../lib/ddb-alone-connect.js'
 import type { BenchContext } from '../lib/context.js'
-import { cpuMsOfCommand } from '../lib/cpu.js'
+import { dynamodbLocalCpuMs } from '../lib/cpu.js'
 import { CONNECTS_AT_A_TIME, connectUsers, type Fleet, type FleetMember } from '../lib/fleet.js'
 import { ms } from '../lib/format.js'
 import { profiled, serverCores, serverCpuMeter, waitForQuiet } from '../lib/measure.js'
@@ -26,7 +26,7 @@ export async function runConnect(ctx: BenchContext, fleet: Fleet): Promise<Conne
   const targets = [...fleet.members.keys()]
   const hush = fleet.members.get('hush')
   const out: ConnectResults = { targets, conns: plan.rateConns, sequence: [], runs: [], ddb: [] }
-  const dynamodbCpuMs = () => cpuMsOfCommand(['DynamoDBLocal.jar', `-port ${new URL(ctx.dynamodb.endpoint).port}`])
+  const dynamodbCpuMs = () => dynamodbLocalCpuMs(ctx.dynamodb.endpoint)
   const sides: Array<Target | 'ddb'> = hush ? [...targets, 'ddb'] : targets
   for (const { round, side: target } of alternating(sides, plan.rounds)) {
     out.sequence.push(target)
@@ -60,8 +60,7 @@ const perConnect = (connects: number, cpuMs: Record<keyof ConnectCpu, number>): 
 
 /** DynamoDB Local serving the reads of Hush's users' connects, as many at a time as the reconnect test opens. */
 async function ddbAloneRun(ctx: BenchContext, hush: FleetMember): Promise<DdbConnectResult & { cpu: ConnectCpu }> {
-  const dynamodbCpuMs = () => cpuMsOfCommand(['DynamoDBLocal.jar', `-port ${new URL(ctx.dynamodb.endpoint).port}`])
-  const before = await dynamodbCpuMs()
+  const before = await dynamodbLocalCpuMs(ctx.dynamodb.endpoint)
   const result = await hush.lg.run<DdbConnectResult>({
     type: 'ddb-connect',
     endpoint: ctx.dynamodb.endpoint,
@@ -69,7 +68,7 @@ async function ddbAloneRun(ctx: BenchContext, hush: FleetMember): Promise<DdbCon
     users: hush.users.map(({ userId, chatId }) => ({ userId, chatId })),
     concurrency: CONNECTS_AT_A_TIME,
   })
-  const cpu = perConnect(result.connects, { server: 0, dynamodbLocal: (await dynamodbCpuMs()) - before, loadgen: result.loadgenCpuMs })
+  const cpu = perConnect(result.connects, { server: 0, dynamodbLocal: (await dynamodbLocalCpuMs(ctx.dynamodb.endpoint)) - before, loadgen: result.loadgenCpuMs })
   ctx.log(
     `reconnect reads: DynamoDB Local alone ${result.rate}/s (${result.requestsPerConnect} requests per connect), p50 ${ms(result.latency.p50)} p99 ${ms(result.latency.p99)} ms, ` +
       `errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ''}; CPU per connect: DynamoDB Local ${cpu.dynamodbLocal} µs, load generator ${cpu.loadgen} µs`,

@@ -11,7 +11,7 @@
 import type { DdbResult, SendPathResult } from '../loadgen.js'
 import { loadConfig } from '../../src/config.js'
 import { hushEnv, type BenchContext } from '../lib/context.js'
-import { cpuMsOfCommand } from '../lib/cpu.js'
+import { dynamodbLocalCpuMs } from '../lib/cpu.js'
 import type { FleetMember } from '../lib/fleet.js'
 import { ms } from '../lib/format.js'
 import { profiled, serverCpuMeter, waitForQuiet } from '../lib/measure.js'
@@ -24,7 +24,7 @@ import { alternating, compare, type Comparison } from '../lib/trials.js'
 export async function runSendPath(ctx: BenchContext, hush: FleetMember): Promise<SendPathResults> {
   const { plan } = ctx
   const { server, lg } = hush
-  const dynamodbCpuMs = () => cpuMsOfCommand(['DynamoDBLocal.jar', `-port ${new URL(ctx.dynamodb.endpoint).port}`])
+  const dynamodbCpuMs = () => dynamodbLocalCpuMs(ctx.dynamodb.endpoint)
   const withCpu = async <R extends SendPathResult | DdbResult>(servers: ServerProc[], run: () => Promise<R>): Promise<R> => {
     const [serverCpu, dynamodbBefore] = await Promise.all([serverCpuMeter(servers), dynamodbCpuMs()])
     const result = await run()
