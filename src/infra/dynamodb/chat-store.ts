@@ -28,20 +28,15 @@ import type {
   ReadMarks,
 } from '../../domain/ports.js'
 import { closeItems, fromChat, fromRecentSends, joinItems, toChat, toMessage, ttlOf } from './chat-items.js'
-import { CoalescedGets } from './coalesced-gets.js'
 import { keyOf, type HushEntities } from './entities.js'
 import { expiryIndexLayout, indexItemOf, type ExpiryIndexLayout } from './expiry-index.js'
 
+const BATCH_GET_MAX = 100
 /** Batch gets' keys DynamoDB left unprocessed (throttled) are asked for again, at most this often. */
 const BATCH_GET_ATTEMPTS = 10
 
 export class DynamoChatStore implements ChatStore {
   private readonly patterns
-  /**
-   * Chat and live-chat-set gets, coalesced per tick (coalesced-gets.ts): strongly consistent where
-   * a caller decides on what it reads, eventually consistent (half the capacity) for listings.
-   */
-  private readonly gets
 
   constructor(
     private readonly entities: HushEntities,
@@ -65,21 +60,6 @@ export class DynamoChatStore implements ChatStore {
           return { partition: pk, range: { beginsWith: sk } }
         }),
     }
-    const { Chat, LiveChats } = entities
-    this.gets = {
-      chat: new CoalescedGets({
-        getOne: async (chatId) => (await Chat.build(GetItemCommand).key({ chatId }).options({ consistent: true }).send()).Item,
-        getBatch: (chatIds) => this.batchGetChats(chatIds, true),
-      }),
-      listedChat: new CoalescedGets({
-        getOne: async (chatId) => (await Chat.build(GetItemCommand).key({ chatId }).send()).Item,
-        getBatch: (chatIds) => this.batchGetChats(chatIds, false),
-      }),
-      liveChats: new CoalescedGets({
-        getOne: async (userId) => (await LiveChats.build(GetItemCommand).key({ userId }).options({ consistent: true }).send()).Item,
-        getBatch: (userIds) => this.batchGetLiveChats(userIds),
-      }),
-    }
   }
 
   async getPair(pairKey: string): Promise<ChatPair | undefined> {
@@ -88,24 +68,18 @@ export class DynamoChatStore implements ChatStore {
   }
 
   async getChat(chatId: string): Promise<ChatRecord | undefined> {
-    const item = await this.gets.chat.get(chatId)
-    return item && toChat(item)
+    const { Item } = await this.entities.Chat.build(GetItemCommand).key({ chatId }).options({ consistent: true }).send()
+    return Item && toChat(Item)
   }
 
   async getChats(chatIds: string[]): Promise<ChatRecord[]> {
-    return (await this.gets.listedChat.getMany(chatIds)).map(toChat)
-  }
-
-  private async batchGetChats(chatIds: readonly string[], consistent: boolean) {
-    const requests = chatIds.map((chatId) => this.entities.Chat.build(BatchGetRequest).key({ chatId }))
-    const command = this.entities.Chat.table.build(BatchGetCommand).requests(...(requests as [typeof requests[number]])).options({ consistent })
-    return everyResponse(await executeBatchGet({ maxAttempts: BATCH_GET_ATTEMPTS }, command))
-  }
-
-  private async batchGetLiveChats(userIds: readonly string[]) {
-    const requests = userIds.map((userId) => this.entities.LiveChats.build(BatchGetRequest).key({ userId }))
-    const command = this.entities.LiveChats.table.build(BatchGetCommand).requests(...(requests as [typeof requests[number]])).options({ consistent: true })
-    return everyResponse(await executeBatchGet({ maxAttempts: BATCH_GET_ATTEMPTS }, command))
+    const chats: ChatRecord[] = []
+    for (let i = 0; i < chatIds.length; i += BATCH_GET_MAX) {
+      const requests = chatIds.slice(i, i + BATCH_GET_MAX).map((chatId) => this.entities.Chat.build(BatchGetRequest).key({ chatId }))
+      const command = this.entities.Chat.table.build(BatchGetCommand).requests(...(requests as [typeof requests[number]]))
+      for (const found of everyResponse(await executeBatchGet({ maxAttempts: BATCH_GET_ATTEMPTS }, command))) if (found) chats.push(toChat(found))
+    }
+    return chats
   }
 
   async listChatIds(userId: string): Promise<string[]> {
@@ -153,7 +127,7 @@ export class DynamoChatStore implements ChatStore {
   }
 
   async liveChatIds(userId: string): Promise<LiveChatSet> {
-    const Item = await this.gets.liveChats.get(userId)
+    const { Item } = await this.entities.LiveChats.build(GetItemCommand).key({ userId }).options({ consistent: true }).send()
     return { chatIds: [...(Item?.chatIds ?? [])], version: Item?.version ?? 0 }
   }
 
