@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -21,19 +22,20 @@ const numberOf = (event: unknown) => Number((event as { userId: string }).userId
 
 interface Adapter {
   name: string
-  create(): Promise<EventBus>
+  /** `onEvent`: the bus's observer of received events (the app counts them for /metrics). */
+  create(onEvent: (kind: string) => void): Promise<EventBus>
 }
 
 const prefix = `hush-test:${randomBytes(6).toString('hex')}:`
 const adapters: Adapter[] = [
-  { name: 'in-process', create: async () => new InProcessEventBus() },
+  { name: 'in-process', create: async (onEvent) => new InProcessEventBus({ onEvent }) },
   {
     name: 'Redis',
-    create: async () => {
+    create: async (onEvent) => {
       const logger = pino({ level: 'silent' })
       const redis = new RedisConnections({ target: { url: inject('redisUrl') }, logger })
       await redis.connect()
-      const bus = new RedisEventBus({ redis, prefix, logger })
+      const bus = new RedisEventBus({ redis, prefix, logger, onEvent })
       // The bus leaves the connections to their owner (the app); here that is the test.
       const close = bus.close.bind(bus)
       bus.close = async () => {
@@ -48,10 +50,23 @@ const adapters: Adapter[] = [
 // One contract, two adapters: whatever the chat code relies on holds for both.
 describe.each(adapters)('EventBus contract: $name', (adapter) => {
   let bus: EventBus
+  const observed: string[] = []
   beforeAll(async () => {
-    bus = await adapter.create()
+    bus = await adapter.create((kind) => observed.push(kind))
   })
   afterAll(() => bus.close())
+
+  it('tells its observer of each event it receives once, by kind, however many listen to the topic', async () => {
+    const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
+    const heard: number[] = []
+    const unsubscribes = await Promise.all([1, 2, 3].map((n) => bus.subscribe(topic, () => heard.push(n))))
+    observed.length = 0
+    await bus.publish(topic, typing(1))
+    await waitFor(() => heard.length === 3)
+    await sleep(50)
+    expect(observed).toEqual(['typing'])
+    for (const unsubscribe of unsubscribes) await unsubscribe()
+  })
 
   it('delivers events of a topic to its subscribers in publish order, as plain JSON copies', async () => {
     const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)

@@ -1,15 +1,15 @@
-import { createSourceEventStream, GraphQLError, type GraphQLSchema } from 'graphql'
+import { createSourceEventStream, GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import { CloseCode, type SubscribePayload } from 'graphql-ws'
 import type { WebSocket } from 'ws'
 import type { RateConfig } from '../config.js'
 import { TokenBucket } from '../domain/token-bucket.js'
 import type { GraphQLContext } from '../schema/context.js'
 import type { CreateContext } from './context.js'
-import { isRefusal, type DocumentCache } from './documents/cache.js'
+import { isRefusal, type DocumentCache, type Operation } from './documents/cache.js'
 import type { TrustedDocuments } from './documents/trusted.js'
 import type { ServerMetrics } from './metrics.js'
 import type { InFlight } from './in-flight.js'
-import type { PreparedOperation, SocketContext, SocketServerOptions } from './socket-server.js'
+import type { PreparedOperation, PreparedSubscription, SocketContext, SocketServerOptions } from './socket-server.js'
 import type { Extra } from './ws-adapter.js'
 
 export interface SocketOperationsOptions {
@@ -107,25 +107,9 @@ function prepare(options: SocketOperationsOptions, ctx: SocketContext<SocketExtr
   if (typeof text !== 'string') return [text]
   const operation = options.documents.operation(text, payload.operationName ?? undefined)
   if (isRefusal(operation)) return operation.errors
-  const { compiled, document, name: operationName, label } = operation
+  const { compiled, label } = operation
   const variables = payload.variables ?? undefined
-  if (operation.kind === 'subscription') {
-    return {
-      kind: 'subscription',
-      open: async () => {
-        const started = performance.now()
-        try {
-          const source = await createSourceEventStream({ schema: options.schema, document, operationName, variableValues: variables, contextValue: context })
-          options.metrics?.operation(label, 'subscription', 'socket', (performance.now() - started) / 1000)
-          return Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source
-        } catch (error) {
-          // Answered as a result with the (masked) error, as graphql-js answers a failing resolver.
-          return { errors: [error instanceof GraphQLError ? error : new GraphQLError((error as Error).message, { originalError: error as Error })] }
-        }
-      },
-      map: (event: unknown) => compiled.query(event, context, variables),
-    }
-  }
+  if (operation.kind === 'subscription') return new SocketSubscription(options, operation, context, variables)
   return {
     kind: 'single',
     run: async () => {
@@ -138,6 +122,35 @@ function prepare(options: SocketOperationsOptions, ctx: SocketContext<SocketExtr
         options.metrics?.operation(label, operation.kind, 'socket', (performance.now() - started) / 1000)
       }
     },
+  }
+}
+
+/** A subscription of one socket: what it keeps for its life is these four references. */
+class SocketSubscription implements PreparedSubscription {
+  readonly kind = 'subscription'
+
+  constructor(
+    private readonly options: SocketOperationsOptions,
+    private readonly operation: Operation,
+    private readonly context: GraphQLContext,
+    private readonly variables: Record<string, unknown> | undefined,
+  ) {}
+
+  async open(): Promise<AsyncIterator<unknown> | ExecutionResult> {
+    const { options, operation, context, variables } = this
+    const started = performance.now()
+    try {
+      const source = await createSourceEventStream({ schema: options.schema, document: operation.document, operationName: operation.name, variableValues: variables, contextValue: context })
+      options.metrics?.operation(operation.label, 'subscription', 'socket', (performance.now() - started) / 1000)
+      return Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source
+    } catch (error) {
+      // Answered as a result with the (masked) error, as graphql-js answers a failing resolver.
+      return { errors: [error instanceof GraphQLError ? error : new GraphQLError((error as Error).message, { originalError: error as Error })] }
+    }
+  }
+
+  map(event: unknown): Promise<ExecutionResult> | ExecutionResult {
+    return this.operation.compiled.query(event, this.context, this.variables)
   }
 }
 

@@ -37,15 +37,20 @@ export interface SocketContext<E> {
 }
 
 /** An operation, parsed and checked, ready to run once; see {@link SocketServerOptions.prepare}. */
-export type PreparedOperation =
-  | { kind: 'single'; run: () => Promise<ExecutionResult> | ExecutionResult }
-  | {
-      kind: 'subscription'
-      /** Opens the source stream, or answers errors instead (sent as `next`, then `complete`, as graphql-ws does). */
-      open: () => Promise<AsyncIterator<unknown> | ExecutionResult>
-      /** Turns one source event into the result sent to the client. */
-      map: (event: unknown) => Promise<ExecutionResult> | ExecutionResult
-    }
+export type PreparedOperation = { kind: 'single'; run: () => Promise<ExecutionResult> | ExecutionResult } | PreparedSubscription
+
+/**
+ * A subscription ready to open. The running subscription keeps this object for its whole life and
+ * calls `map` on it, so it may be a small class instance rather than closures over the preparing
+ * scope: an idle subscription then costs its fields, not a closure and its context.
+ */
+export interface PreparedSubscription {
+  kind: 'subscription'
+  /** Opens the source stream, or answers errors instead (sent as `next`, then `complete`, as graphql-ws does). */
+  open(): Promise<AsyncIterator<unknown> | ExecutionResult>
+  /** Turns one source event into the result sent to the client. */
+  map(event: unknown): Promise<ExecutionResult> | ExecutionResult
+}
 
 export interface SocketServerOptions<E> {
   /**
@@ -228,7 +233,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
         return
       }
       // The subscription holds the work's place from here, until it stops.
-      slot.subscription = new Subscription(this, id, source.source, source.map)
+      slot.subscription = new Subscription(this, id, source.source, source.operation)
       slot.subscription.pull()
     } finally {
       if (!slot.subscription) {
@@ -242,14 +247,14 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
    * Prepares and runs the operation; answers a single result (or errors) itself, and returns the
    * source of a subscription for the caller to pull.
    */
-  private async start(id: string, slot: Slot<E>, payload: SubscribePayload): Promise<{ source: AsyncIterator<unknown>; map: SubscriptionMap } | undefined> {
+  private async start(id: string, slot: Slot<E>, payload: SubscribePayload): Promise<{ source: AsyncIterator<unknown>; operation: PreparedSubscription } | undefined> {
     const operation = this.options.prepare(this, id, payload)
     if (!('kind' in operation)) {
       if (this.isLive(id, slot)) await this.sendError(id, operation)
       return undefined
     }
     const result = operation.kind === 'single' ? await operation.run() : await operation.open()
-    if (operation.kind === 'subscription' && isIterator(result)) return { source: result, map: operation.map }
+    if (operation.kind === 'subscription' && isIterator(result)) return { source: result, operation }
     if (this.isLive(id, slot)) {
       await this.sendNext(id, result as ExecutionResult)
       await this.sendComplete(id)
@@ -257,8 +262,6 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
     return undefined
   }
 }
-
-type SubscriptionMap = (event: unknown) => Promise<ExecutionResult> | ExecutionResult
 
 /**
  * A source that hands its next event to a consumer object, without a promise per event (Hush's
@@ -287,7 +290,7 @@ class Subscription<E> {
     private readonly connection: Connection<E>,
     private readonly id: string,
     private readonly source: AsyncIterator<unknown>,
-    private readonly map: SubscriptionMap,
+    private readonly operation: PreparedSubscription,
   ) {}
 
   pull(): void {
@@ -325,7 +328,7 @@ class Subscription<E> {
     if (this.stopped) return
     let mapped: Promise<ExecutionResult> | ExecutionResult
     try {
-      mapped = this.map(event)
+      mapped = this.operation.map(event)
     } catch (error) {
       return this.fail(error)
     }

@@ -11,7 +11,6 @@ import { RedisPresenceStore } from '../infra/presence/redis.js'
 import { InMemoryRateLimiter } from '../infra/rate-limit/in-memory.js'
 import { RedisRateLimiter } from '../infra/rate-limit/redis.js'
 import { RedisConnections } from '../infra/redis/connections.js'
-import { ObservedEventBus } from '../infra/events/observed.js'
 import type { PrometheusMetrics } from '../infra/metrics/prometheus.js'
 import type { Lifecycle } from './lifecycle.js'
 
@@ -35,9 +34,9 @@ export interface Messaging {
 
 /** Redis (one node or a cluster) shared by every process when configured, else this process's memory. */
 export async function openMessaging(config: Config, logger: Logger, lifecycle: Lifecycle, metrics?: PrometheusMetrics): Promise<Messaging> {
-  const observed = (bus: EventBus): EventBus => (metrics ? new ObservedEventBus(bus, (kind) => metrics.busEvent(kind)) : bus)
+  const onEvent = metrics && ((kind: string) => metrics.busEvent(kind))
   if (!usesRedis(config)) {
-    const events = observed(new InProcessEventBus())
+    const events = new InProcessEventBus({ onEvent })
     lifecycle.onStop(() => events.close())
     const rateLimiter = new InMemoryRateLimiter()
     lifecycle.onStop(() => rateLimiter.close())
@@ -51,7 +50,7 @@ export async function openMessaging(config: Config, logger: Logger, lifecycle: L
   lifecycle.onStop(() => redis.close())
   await redis.connect()
   const prefix = config.redisPrefix
-  const events = observed(new RedisEventBus({ redis, prefix, logger }))
+  const events = new RedisEventBus({ redis, prefix, logger, onEvent })
   lifecycle.onStop(() => events.close())
   const rateLimiter = new RedisRateLimiter(redis.commands, prefix, (error) =>
     logger.warn({ err: (error as Error).message }, 'rate limits checked in this process alone: Redis unavailable'),

@@ -117,7 +117,7 @@ export class ChatStream implements QueueOwner {
     if (!found) throw notFound('Chat')
     const { chat, side } = found
     this.lastDelivered = this.afterSeq ?? chat.lastSeq
-    this.delivery = new DeliveryReceipts(this.deps, chatId, viewer.userId, side, this.shared, () => this.marks.ownReadSeq)
+    this.delivery = new DeliveryReceipts(this.deps, chatId, viewer.userId, side, this.shared, this.marks)
     this.learn(found, false)
     this.inbox.pushFirst({ kind: 'replay', throughSeq: chat.lastSeq })
     await presence.join(chatId, viewer.userId)

@@ -39,7 +39,7 @@ export class DeliveryReceipts {
     private readonly side: ChatSide,
     readonly shared: SharedDelivery,
     /** The user's own read mark, as the stream knows it, sent along with each receipt. */
-    private readonly ownReadSeq: () => number,
+    private readonly own: { readonly ownReadSeq: number },
   ) {}
 
   /** A peer's message up to `seq` reached this client. */
@@ -73,7 +73,7 @@ export class DeliveryReceipts {
     const { shared } = this
     if (this.deliveredFromPeer <= shared.sent) return
     shared.sent = this.deliveredFromPeer
-    void this.deps.receipts.publish(this.chatId, this.userId, { readSeq: this.ownReadSeq(), deliveredSeq: shared.sent }, false)
+    void this.deps.receipts.publish(this.chatId, this.userId, { readSeq: this.own.ownReadSeq, deliveredSeq: shared.sent }, false)
     if (!this.cancelStore && !this.closed) this.cancelStore = this.deps.clock.after(DELIVERED_STORE_DELAY_MS, () => this.store())
   }
 

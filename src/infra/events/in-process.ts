@@ -9,6 +9,9 @@ export class InProcessEventBus implements EventBus {
   /** Per topic, one entry object per subscribe call (so one function subscribed twice counts twice). */
   private readonly listeners = new Map<Topic, Set<{ listener: EventListener<never> }>>()
 
+  /** `onEvent`: told the kind of each event this process receives (once per event, however many listen). */
+  constructor(private readonly options: { onEvent?: (kind: string) => void } = {}) {}
+
   async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
     const listeners = this.listeners.get(topic)
     if (!listeners) return
@@ -16,6 +19,7 @@ export class InProcessEventBus implements EventBus {
     // One copy for all listeners, as the Redis adapter gives them: listeners only read events.
     setImmediate(() => {
       const copy = JSON.parse(message) as never
+      this.options.onEvent?.(event.kind)
       for (const entry of listeners) entry.listener(copy)
     })
   }

@@ -9,6 +9,8 @@ export interface RedisEventBusOptions {
   /** Prepended to every channel, so deployments (and test runs) can share one Redis. */
   prefix: string
   logger: Logger
+  /** Told the kind of each event this process receives (once per event, however many listen). */
+  onEvent?: (kind: string) => void
 }
 
 /**
@@ -32,6 +34,12 @@ export class RedisEventBus implements EventBus {
       publisher: publisherFor(this.redis),
       subscriber: subscriberFor(this.redis, this.log),
       messageEventName: this.redis.messageEvent,
+      // Once per message, before the library hands it to each listener of its channel.
+      deserializer: (source) => {
+        const event = JSON.parse(source.toString()) as { kind: string }
+        options.onEvent?.(event.kind)
+        return event
+      },
     })
   }
 
