@@ -40,7 +40,6 @@ export interface DdbConnectResult {
 
 /** Connects read before the clock starts, this many at a time. */
 const WARM_UP_CONNECTS = 300
-const CONNECTS_AT_A_TIME_MAX = 25
 
 /** A command of the same kind and input: a command is sent once. */
 const copyOf = (command: Command): Command => new (command.constructor as new (input: unknown) => Command)(command.input)
@@ -51,29 +50,33 @@ interface ConnectReads {
   chatEvents: Command[]
 }
 
-async function recordReads(table: string, user: { userId: string; chatId: string }): Promise<ConnectReads> {
+/** Records each user's connect reads through one store on a client that sends nothing. */
+async function recordReads(table: string, users: DdbConnectJob['users']): Promise<ConnectReads[]> {
   const recorder = recordingClient()
   const store = new DynamoChatStore(createEntities(createHushTable(recorder.client, table)))
-  // The recording client answers nothing, so the set's chats are the user's own chat, as stored.
-  await store.liveChatIds(user.userId)
-  await store.getChats([user.chatId])
-  const notifications = recorder.take()
-  await store.getChat(user.chatId)
-  return { notifications, chatEvents: recorder.take() }
+  const prepared: ConnectReads[] = []
+  for (const user of users) {
+    // The recording client answers nothing, so the set's chats are the user's own chat, as stored.
+    await store.liveChatIds(user.userId)
+    await store.getChats([user.chatId])
+    const notifications = recorder.take()
+    await store.getChat(user.chatId)
+    prepared.push({ notifications, chatEvents: recorder.take() })
+  }
+  return prepared
 }
 
 export async function ddbAloneConnect(job: DdbConnectJob): Promise<DdbConnectResult> {
   const real = createDynamoClients(job.endpoint, 'us-east-1')
   try {
-    const prepared: ConnectReads[] = []
-    for (const user of job.users) prepared.push(await recordReads(job.table, user))
+    const prepared = await recordReads(job.table, job.users)
     const send = async (commands: Command[]) => {
       for (const command of commands) await real.documentClient.send(command)
     }
     // A warm-up pass (reads are repeatable), so the SDK's code and DynamoDB Local's connections are
     // as warm as they are in a Hush server that connected these users before.
-    for (let i = 0; i < WARM_UP_CONNECTS; i += CONNECTS_AT_A_TIME_MAX) {
-      const batch = prepared.slice(i, i + CONNECTS_AT_A_TIME_MAX)
+    for (let i = 0; i < WARM_UP_CONNECTS; i += job.concurrency) {
+      const batch = prepared.slice(i, i + job.concurrency)
       await Promise.all(batch.map((reads) => Promise.all([send(reads.notifications.map(copyOf)), send(reads.chatEvents.map(copyOf))])))
     }
     let next = 0
