@@ -130,6 +130,30 @@ describe('anonymity: links between posts, comments and chats', () => {
     expect((await mustRequest(app.url, ChatsDocument, {}, stranger.token)).chats.map((chat) => chat.id)).toContain(open.data!.startChat.id)
   })
 
+  it("answers alike whether the writer is at the live-chat limit: a full user's posts and comments cannot be listed", async () => {
+    const full = await startTestApp({ MAX_LIVE_CHATS: '2' })
+    try {
+      const [busy, stranger, third, filler] = await Promise.all(Array.from({ length: 4 }, () => signUp(full.url)))
+      const post = async (user: TestUser) => (await mustRequest(full.url, CreatePostDocument, { body: 'p' }, user.token)).createPost.id
+      const comment = async (user: TestUser, postId: string) => (await mustRequest(full.url, AddCommentDocument, { postId, body: 'c' }, user.token)).addComment.id
+      const filled = []
+      for (let i = 0; i < 2; i++) filled.push((await mustRequest(full.url, StartChatDocument, { postId: await post(busy) }, filler.token)).startChat.id)
+      const thirdsPost = await post(third)
+      // One prober per start, so that no prober's own limit is in play.
+      const start = async (postId: string, commentId?: string) => request(full.url, StartChatDocument, { postId, commentId }, (await signUp(full.url)).token)
+      const answers = [await start(await post(busy)), await start(await post(stranger))]
+      answers.push(await start(thirdsPost, await comment(busy, thirdsPost)), await start(thirdsPost, await comment(stranger, thirdsPost)))
+      for (const answer of answers) expect(answer.errors).toBeUndefined()
+      expect(shapeOf(answers[0]!.data!.startChat)).toEqual(shapeOf(answers[1]!.data!.startChat))
+      expect(shapeOf(answers[2]!.data!.startChat)).toEqual(shapeOf(answers[3]!.data!.startChat))
+      // The busy user still holds their two chats: the ones past the limit are hidden from them.
+      expect((await mustRequest(full.url, ChatsDocument, {}, busy.token)).chats.map((chat) => chat.id).sort()).toEqual(filled.sort())
+      expect((await mustRequest(full.url, ChatsDocument, {}, stranger.token)).chats).toHaveLength(2)
+    } finally {
+      await full.stop()
+    }
+  })
+
   it('shows openly, to everyone alike, which comments of a post share a writer, and which are the author’s: exactly what chats would tell', async () => {
     const [author, c, reader] = await Promise.all([signUp(app.url), signUp(app.url), signUp(app.url)])
     const postId = (await mustRequest(app.url, CreatePostDocument, { body: 'p' }, author.token)).createPost.id

@@ -41,7 +41,7 @@ const START_ATTEMPTS = 50
  * creates the chat, so concurrent starts never pass the limit. A block works one way: whoever was
  * blocked may still start a chat with the blocker, and gets one that looks and answers like any
  * other, but it is hidden from the blocker, so no answer ever reveals a block, or that two posts
- * or comments are by the same blocker.
+ * or comments are by the same blocker. A peer with no room gets the same: a chat hidden from them.
  */
 export class ChatStarter {
   constructor(private readonly deps: ChatStarterOptions) {}
@@ -68,7 +68,7 @@ export class ChatStarter {
         return toChatView({ chat, side: 'a' })
       }
       if (result === 'busy') await delay(deps.clock, Math.random() * Math.min(100, 5 * (attempt + 1)))
-      else if (result !== 'pair-moved') await this.makeRoom(chat, result.full)
+      else if (result !== 'pair-moved' && (await this.makeRoom(chat, result.full)) === 'hide') hidden = true
     }
     throw new Error(`startChat on pair ${pairKey} did not settle`)
   }
@@ -104,14 +104,16 @@ export class ChatStarter {
     }
   }
 
-  /** A side's live set is full: prune chats that expired, or refuse with CHAT_LIMIT. */
-  private async makeRoom(chat: ChatRecord, side: ChatSide): Promise<void> {
-    if (await this.deps.liveChats.prune(chat[side].userId)) return
-    const { maxLiveChats } = this.deps
-    throw new DomainError(
-      'CHAT_LIMIT',
-      side === 'a' ? `You already have ${maxLiveChats} live chats: leave one to start another.` : 'This person cannot take more chats right now.',
-    )
+  /**
+   * A side's live set is full: prune chats that expired and try again; else refuse the caller
+   * with CHAT_LIMIT, or hide the chat from a peer with no room. A refusal because of the peer
+   * would name every post and comment of a user at the limit (each start on them fails alike,
+   * and strangers can fill the set on purpose); a hidden chat answers like any other.
+   */
+  private async makeRoom(chat: ChatRecord, side: ChatSide): Promise<'retry' | 'hide'> {
+    if (await this.deps.liveChats.prune(chat[side].userId)) return 'retry'
+    if (side === 'b') return 'hide'
+    throw new DomainError('CHAT_LIMIT', `You already have ${this.deps.maxLiveChats} live chats: leave one to start another.`)
   }
 
   /** Tells the peer (unless the chat is hidden from it: no event, no push) and the starter's other devices. */
