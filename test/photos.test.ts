@@ -291,6 +291,7 @@ describe('hostile uploads: decoding is bounded', () => {
     const refused = results.find((r) => r.status === 'rejected')
     expect(refused?.status === 'rejected' && refused.reason).toBeInstanceOf(DomainError)
     expect(refused?.status === 'rejected' && (refused.reason as DomainError).code).toBe('RATE_LIMITED')
+    expect(refused?.status === 'rejected' && (refused.reason as DomainError).details?.retryAfterMs).toBeGreaterThan(0)
     // The slots are given back.
     expect(await images.sanitize(jpeg, 'image/jpeg')).toMatchObject({ width: 2560, height: 1707 })
 

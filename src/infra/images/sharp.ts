@@ -1,6 +1,6 @@
 import { fileTypeFromBuffer } from 'file-type'
 import sharp from 'sharp'
-import { badInput, DomainError } from '../../domain/errors.js'
+import { badInput, rateLimited } from '../../domain/errors.js'
 import type { ImageProcessor, PhotoContentType, SanitizedImage } from '../../domain/ports.js'
 
 const ACCEPTED = new Set<PhotoContentType>(['image/jpeg', 'image/png', 'image/webp', 'image/gif'])
@@ -101,10 +101,15 @@ export class SharpImageProcessor implements ImageProcessor {
 
 const megapixels = (pixels: number) => Number((pixels / 1_000_000).toPrecision(3))
 
-/** A counting semaphore with a bounded queue: past `maxWaiting` waiters, refuses at once. */
+/**
+ * A counting semaphore with a bounded queue: past `maxWaiting` waiters, refuses at once, with a
+ * retry hint of how long the queue ahead takes to drain at the recent decode time.
+ */
 class Slots {
   private active = 0
   private readonly waiting: Array<() => void> = []
+  /** Moving average of a task's duration; a first guess until one has run. */
+  private averageMs = 500
 
   constructor(
     private readonly maxActive: number,
@@ -113,15 +118,22 @@ class Slots {
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active < this.maxActive) this.active++
-    else if (this.waiting.length >= this.maxWaiting) throw new DomainError('RATE_LIMITED', 'Too many photos are being processed; retry shortly.')
+    else if (this.waiting.length >= this.maxWaiting) throw rateLimited(this.drainMs(), 'Too many photos are being processed; retry shortly.')
     else await new Promise<void>((resolve) => this.waiting.push(resolve))
+    const started = performance.now()
     try {
       return await task()
     } finally {
+      this.averageMs += (performance.now() - started - this.averageMs) / 8
       // The slot passes straight to the next waiter, if any.
       const next = this.waiting.shift()
       if (next) next()
       else this.active--
     }
+  }
+
+  /** Until the tasks running and waiting now are done, at the average pace. */
+  private drainMs(): number {
+    return Math.ceil((this.waiting.length + this.maxActive) / this.maxActive) * this.averageMs
   }
 }
