@@ -117,7 +117,9 @@ describe('faults', () => {
         await stream.until((items) => seqsOf(items).length === everything.length, 10_000)
         expect(seqsOf(stream.items)).toEqual(everything)
       }
-      expect(Date.now() - backAt).toBeLessThan(2_000 + 1_000)
+      const caughtUpMs = Date.now() - backAt
+      console.info(`every stream caught up ${caughtUpMs} ms after Redis answered again`)
+      expect(caughtUpMs).toBeLessThan(2_000)
     } finally {
       await Promise.all(clients.map(async (client) => client.dispose()))
       await two.stop()
