@@ -147,6 +147,11 @@ describe('rate limits', () => {
       expect((await upload()).errors).toBeUndefined()
       // The second would pass the 40 KB of bytes, though the count allows it.
       retryAfterMs(await upload())
+      // And the count: three small photos pass, the fourth is refused though its bytes would fit.
+      const tiny = new Uint8Array(await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).png().toBuffer())
+      const small = () => uploadPhoto(app.url, commenter.token, { chatId }, { bytes: tiny, name: 'red.png', type: 'image/png' })
+      for (let i = 0; i < 3; i++) expect((await small()).errors).toBeUndefined()
+      expect(retryAfterMs(await small())).toBeGreaterThan(10_000)
     } finally {
       await app.stop()
     }
