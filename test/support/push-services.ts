@@ -92,8 +92,13 @@ export interface PushServiceControls<R> {
   readonly attempts: number
   /** The next `count` pushes get `fault`. */
   failNext(count: number, fault: Fault): void
-  /** The device token or subscription endpoint is dead from now on. */
-  gone(address: string): void
+  /**
+   * The device token or subscription endpoint is dead from now on: APNs answers 410 Unregistered,
+   * FCM 404 UNREGISTERED, a Web Push service `status` (410 Gone by default; some answer 404 Not Found).
+   */
+  gone(address: string, status?: 404 | 410): void
+  /** The tokens or endpoints answered as dead, one entry per request. */
+  readonly goneAnswers: readonly string[]
   /** Pushes from now on are read and never answered, until release() or close(). */
   stall(): void
   /** Stops stalling; the held requests get 503. */
@@ -107,8 +112,9 @@ export interface PushServiceControls<R> {
 class Script<R> implements PushServiceControls<R> {
   url = ''
   readonly received: R[] = []
-  /** Tokens or endpoints gone() was told about. */
-  readonly dead = new Set<string>()
+  /** Tokens or endpoints gone() was told about, with the status a Web Push service answers them with. */
+  readonly dead = new Map<string, 404 | 410>()
+  readonly goneAnswers: string[] = []
   attempts = 0
   private faults: Fault[] = []
   private stalling = false
@@ -135,8 +141,15 @@ class Script<R> implements PushServiceControls<R> {
     this.faults.push(...Array.from({ length: count }, () => fault))
   }
 
-  gone(address: string): void {
-    this.dead.add(address)
+  gone(address: string, status: 404 | 410 = 410): void {
+    this.dead.set(address, status)
+  }
+
+  /** Whether `address` is dead; if so, the request is counted in goneAnswers. */
+  answersGone(address: string): boolean {
+    if (!this.dead.has(address)) return false
+    this.goneAnswers.push(address)
+    return true
   }
 
   stall(): void {
@@ -278,7 +291,8 @@ export async function startWebPushService(): Promise<WebPushService> {
     const subscriber = id === undefined ? undefined : service.subscribers.get(id)
     const endpoint = `${service.url}${incoming.path}`
     if (incoming.method !== 'POST') return { status: 405, body: 'POST only' }
-    if (!subscriber || service.dead.has(endpoint)) return { status: 410, body: 'no such subscription, or it expired' }
+    if (!subscriber) return { status: 410, body: 'no such subscription, or it expired' }
+    if (service.answersGone(endpoint)) return { status: service.dead.get(endpoint)!, body: 'the subscription expired or was revoked' }
     const next = service.next(answer503)
     if (next === 'stall') return next
     if (next) return { status: next.status, headers: retryAfterHeader(next), body: next.reason ?? '' }
@@ -434,7 +448,7 @@ async function handleApns(headers: Http2Headers, body: Buffer, service: LocalApn
   if (!['5', '10', undefined].includes(headers['apns-priority'] as string | undefined)) return answer(400, 'BadPriority')
   if (!/^\d+$/.test((headers['apns-expiration'] as string | undefined) ?? '0')) return answer(400, 'BadExpirationDate')
   if (!/^(?:[0-9a-f]{2}){32,100}$/i.test(token)) return answer(400, 'BadDeviceToken')
-  if (service.dead.has(token)) return answer(410, 'Unregistered')
+  if (service.answersGone(token)) return answer(410, 'Unregistered')
   if (body.length > 4096) return answer(413, 'PayloadTooLarge')
   let payload: unknown
   try {
@@ -593,7 +607,7 @@ function acceptFcm(body: Buffer, service: LocalFcmService): Reply {
     const violation = { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.token', description: 'Invalid registration token' }] }
     return fcmError(400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', 'INVALID_ARGUMENT', [violation])
   }
-  if (service.dead.has(token)) return fcmError(404, 'NOT_FOUND', 'Requested entity was not found.', 'UNREGISTERED')
+  if (service.answersGone(token)) return fcmError(404, 'NOT_FOUND', 'Requested entity was not found.', 'UNREGISTERED')
   service.received.push({ token, message })
   return { status: 200, body: { name: `projects/hush-test/messages/${randomUUID()}` } }
 }

@@ -1,6 +1,18 @@
 import os from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEFAULT_RATES, loadConfig, usesEmbeddedDynamoDb } from '../../src/config.js'
+import { PushHostAllowList } from '../../src/domain/push/push-hosts.js'
+
+/** The problems loadConfig reports for `env`, one a line; '' when it loads. */
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.join('\n')
+    throw error
+  }
+  return ''
+}
 
 describe('loadConfig', () => {
   it('gives the SPEC defaults for an empty environment, with the embedded DynamoDB', () => {
@@ -107,5 +119,49 @@ describe('loadConfig', () => {
     expect(withoutRedis).toContain('PORT must be')
     expect(problemsOf({ WORKERS: 'many', REDIS_URL: 'redis://127.0.0.1:6379' })).toContain('WORKERS must be "auto" or an integer from 1 to 1024 (got "many")')
     expect(problemsOf({ WORKERS: '0', REDIS_URL: 'redis://127.0.0.1:6379' })).toContain('WORKERS must be')
+  })
+
+  it('gives pushes the SPEC defaults: devices expire after 60 days, Web Push goes to the public push services only', () => {
+    const { push } = loadConfig({})
+    expect(push.deviceTtlDays).toBe(60)
+    expect(push).toMatchObject({ collapseWindowMs: 5_000, maxAttempts: 8, maxDevicesPerUser: 10, webPush: true, apns: undefined, fcm: undefined })
+    expect(push.allowedHosts).toEqual(['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.notify.windows.com', 'web.push.apple.com'])
+    const hosts = new PushHostAllowList(push.allowedHosts)
+    // The endpoints Chrome, Firefox, Edge and Safari hand out.
+    for (const endpoint of [
+      'https://fcm.googleapis.com/fcm/send/dGVzdA:APA91bH',
+      'https://updates.push.services.mozilla.com/wpush/v2/gAAAAABk',
+      'https://wns2-par02p.notify.windows.com/w/?token=BQYAAAD',
+      'https://web.push.apple.com/QGxhbmd1YWdl',
+    ]) {
+      expect(hosts.allows(endpoint), endpoint).toBe(true)
+    }
+    for (const endpoint of ['https://127.0.0.1/push/1', 'https://localhost/push/1', 'https://169.254.169.254/latest/meta-data', 'https://push.example.com/x']) {
+      expect(hosts.allows(endpoint), endpoint).toBe(false)
+    }
+  })
+
+  it('reads DEVICE_TTL_DAYS as a whole number of days from 1', () => {
+    expect(loadConfig({ DEVICE_TTL_DAYS: '30' }).push.deviceTtlDays).toBe(30)
+    expect(problemsOf({ DEVICE_TTL_DAYS: '0' })).toContain('DEVICE_TTL_DAYS')
+    expect(problemsOf({ DEVICE_TTL_DAYS: 'two months' })).toContain('DEVICE_TTL_DAYS')
+  })
+
+  it('reads PUSH_ALLOWED_HOSTS as a comma-separated list of host, host:port and *.domain that replaces the default', () => {
+    const { allowedHosts } = loadConfig({ PUSH_ALLOWED_HOSTS: ' push.example.com , 127.0.0.1:8443,*.push.example.org,[::1]:9443,' }).push
+    expect(allowedHosts).toEqual(['push.example.com', '127.0.0.1:8443', '*.push.example.org', '[::1]:9443'])
+    const hosts = new PushHostAllowList(allowedHosts)
+    expect(hosts.allows('https://push.example.com:444/x')).toBe(true)
+    expect(hosts.allows('https://127.0.0.1:8443/push/1')).toBe(true)
+    expect(hosts.allows('https://127.0.0.1:8444/push/1')).toBe(false)
+    expect(hosts.allows('https://eu.push.example.org/x')).toBe(true)
+    expect(hosts.allows('https://push.example.org/x')).toBe(false)
+    expect(hosts.allows('https://[::1]:9443/push/1')).toBe(true)
+    // Replaced, not added to: the public services are no longer allowed.
+    expect(hosts.allows('https://fcm.googleapis.com/fcm/send/x')).toBe(false)
+    expect(loadConfig({ PUSH_ALLOWED_HOSTS: ' , ' }).push.allowedHosts).toEqual(loadConfig({}).push.allowedHosts)
+    for (const bad of ['https://push.example.com', 'push.example.com/path', 'user@push.example.com', 'push.example.com:https', 'push.example.com:123456', 'push example.com']) {
+      expect(problemsOf({ PUSH_ALLOWED_HOSTS: `fcm.googleapis.com,${bad}` }), bad).toContain(`PUSH_ALLOWED_HOSTS entries must be host, host:port or *.domain (got "${bad}")`)
+    }
   })
 })

@@ -77,7 +77,9 @@ export class PushWorker {
     if (await deps.online.isOnline(job.userId)) return this.skip(job, 'online')
     const wait = await deps.gate.take(`push:${job.userId}:${job.chatId}`, this.gateRate, 1)
     if (wait > 0) {
-      await deps.queue.addLater(job, now + wait, `${job.userId} ${job.chatId}`)
+      // `wait` counts from the gate's answer, not from `now`: the reads above took time, and a
+      // job due before the window reopens would only be held (and counted collapsed) again.
+      await deps.queue.addLater(job, deps.clock.now() + wait, `${job.userId} ${job.chatId}`)
       return deps.report({ outcome: 'collapsed', kind })
     }
     const devices = await deps.devices.listDevices(job.userId)

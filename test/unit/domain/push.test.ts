@@ -1,9 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { DevicePlatform, DeviceRecord, DeviceStore, PushAddress, PushMessage, PushOutcome, PushProvider, PushReport } from '../../../src/domain/ports.js'
+import { DEFAULT_RATES, loadConfig } from '../../../src/config.js'
+import type {
+  DevicePlatform,
+  DeviceRecord,
+  DeviceStore,
+  PushAddress,
+  PushMessage,
+  PushOutcome,
+  PushProvider,
+  PushReport,
+  RateLimiter,
+} from '../../../src/domain/ports.js'
+import { DeviceService } from '../../../src/domain/push/devices.js'
 import { PushHostAllowList } from '../../../src/domain/push/push-hosts.js'
 import { PushWorker } from '../../../src/domain/push/push-worker.js'
+import { RateLimits } from '../../../src/domain/rate-limits.js'
 import { InMemoryRateLimiter } from '../../../src/infra/rate-limit/in-memory.js'
 import { domainOnMemory } from '../../support/memory/domain.js'
+import { FakeClock } from '../../support/memory/fake-clock.js'
 
 /** A provider that answers what it is told and keeps what it was sent (pure logic: the real ones are in test/push.test.ts). */
 class ScriptedProvider implements PushProvider {
@@ -19,8 +33,11 @@ class ScriptedProvider implements PushProvider {
 
 class MemoryDevices implements DeviceStore {
   readonly devices = new Map<string, DeviceRecord>()
-  async saveDevice(device: DeviceRecord): Promise<DeviceRecord> {
+  /** The expiry each device was last saved with. */
+  readonly expiries = new Map<string, number>()
+  async saveDevice(device: DeviceRecord, expiresAt = Number.POSITIVE_INFINITY): Promise<DeviceRecord> {
     this.devices.set(device.deviceId, device)
+    this.expiries.set(device.deviceId, expiresAt)
     return device
   }
   async listDevices(userId: string): Promise<DeviceRecord[]> {
@@ -33,8 +50,20 @@ class MemoryDevices implements DeviceStore {
 
 const WINDOW_MS = 5_000
 
-function setUp() {
+/**
+ * `decisionMs`: how long each push decision takes, in turn, before it reaches the collapse gate
+ * (its reads of the chat and of presence); none when the list runs out.
+ */
+function setUp({ decisionMs = [] }: { decisionMs?: number[] } = {}) {
   const domain = domainOnMemory()
+  const limiter = new InMemoryRateLimiter(() => domain.clock.now())
+  const gate: RateLimiter = {
+    async take(key, rate, cost) {
+      const ms = decisionMs.shift() ?? 0
+      if (ms > 0) await domain.clock.advance(ms)
+      return limiter.take(key, rate, cost)
+    },
+  }
   const devices = new MemoryDevices()
   const apns = new ScriptedProvider('APNS')
   const web = new ScriptedProvider('WEB_PUSH')
@@ -48,7 +77,7 @@ function setUp() {
       ['WEB_PUSH', web],
     ]),
     queue: domain.pushQueue,
-    gate: new InMemoryRateLimiter(() => domain.clock.now()),
+    gate,
     hosts: new PushHostAllowList(['push.example']),
     clock: domain.clock,
     collapseWindowMs: WINDOW_MS,
@@ -96,6 +125,24 @@ describe('push decisions (domain, in memory)', () => {
     expect(apns.sent.map((s) => s.message.unread)).toEqual([1, 4])
     // Nothing in a push names or quotes anyone.
     expect(JSON.stringify(apns.sent)).not.toMatch(new RegExp(`${author.userId}|${starter.userId}|first|more|${chat.peer.alias}|${chat.me.alias}`))
+  })
+
+  it('holds a push folded into a window until the window has reopened, however long the decision took: it is collapsed once', async () => {
+    // The message's decision takes 100 ms before it reaches the gate; the chat start's and the held push's none.
+    context = setUp({ decisionMs: [0, 100, 0] })
+    const { domain, apns, reports, drain, due, addDevice } = context
+    const [author, starter] = [domain.user(), domain.user()]
+    const chat = await domain.chat(author, starter)
+    await addDevice(author.userId, { platform: 'APNS', token: 'e'.repeat(64) })
+    await drain()
+    await domain.services.messages.sendMessage(starter, chat.id, 'm1', 'hi', null)
+    await drain()
+    expect(domain.pushQueue.later).toHaveLength(1)
+    await domain.clock.advance(domain.pushQueue.later[0]!.at - domain.clock.now())
+    due()
+    await drain()
+    expect(apns.sent.map((s) => s.message.kind)).toEqual(['chatStarted', 'message'])
+    expect(reports.map((r) => r.outcome)).toEqual(['sent', 'collapsed', 'sent'])
   })
 
   it('skips users who are online anywhere, who read the message already, or who muted the chat', async () => {
@@ -190,5 +237,36 @@ describe('the Web Push allow-list', () => {
     ]) {
       expect(hosts.allows(refused), refused).toBe(false)
     }
+  })
+})
+
+describe('registerDevice', () => {
+  const DAY_MS = 86_400_000
+
+  it('saves a device to expire DEVICE_TTL_DAYS (60 by default) after its latest registration', async () => {
+    const clock = new FakeClock()
+    const devices = new MemoryDevices()
+    const { push } = loadConfig({})
+    const service = new DeviceService({
+      devices,
+      hosts: new PushHostAllowList(push.allowedHosts),
+      limits: new RateLimits(new InMemoryRateLimiter(() => clock.now()), DEFAULT_RATES),
+      clock,
+      idSecret: 'unit-test-secret-that-is-long-enough',
+      platforms: new Set<DevicePlatform>(['APNS', 'FCM', 'WEB_PUSH']),
+      vapidPublicKey: undefined,
+      // As src/wiring/push.ts makes it of the config.
+      deviceTtlMs: push.deviceTtlDays * DAY_MS,
+      maxDevicesPerUser: push.maxDevicesPerUser,
+    })
+    const viewer = { userId: 'u_001', expiresAt: Number.MAX_SAFE_INTEGER }
+    const input = { platform: 'APNS' as const, token: 'd'.repeat(64) }
+    const registeredAt = clock.now()
+    const device = await service.register(viewer, input)
+    expect(devices.expiries.get(device.id)).toBe(registeredAt + 60 * DAY_MS)
+    await clock.advance(59 * DAY_MS)
+    // Registered again a day before it would expire: 60 days from now.
+    expect(await service.register(viewer, input)).toMatchObject({ id: device.id })
+    expect(devices.expiries.get(device.id)).toBe(registeredAt + 119 * DAY_MS)
   })
 })
