@@ -337,6 +337,15 @@ describe('FcmProvider', () => {
     expect(await provider.send(at('bad'), message)).toMatchObject({ status: 'gone', reason: expect.stringContaining('INVALID_ARGUMENT') as string })
   })
 
+  it('rejects a 404 that does not say UNREGISTERED (a wrong endpoint), keeping the device', async () => {
+    const misconfigured = new FcmProvider({ serviceAccount: service.serviceAccount, endpoint: `${service.url}/not-fcm`, ca })
+    try {
+      expect(await misconfigured.send(at(deviceToken()), message)).toMatchObject({ status: 'rejected', reason: expect.stringContaining('HTTP 404') as string })
+    } finally {
+      await misconfigured.close()
+    }
+  })
+
   it('rejects an INVALID_ARGUMENT that is not about the token', async () => {
     service.failNext(1, { status: 400 })
     expect(await provider.send(at(deviceToken()), message)).toMatchObject({ status: 'rejected', reason: expect.stringContaining('INVALID_ARGUMENT') as string })

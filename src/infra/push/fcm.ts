@@ -189,8 +189,9 @@ function outcomeOf(answer: Answer): PushOutcome {
   const reason = `HTTP ${status}: ${answer.text.slice(0, 200)}`
   const details = parseError(answer.text)?.details ?? []
   const errorCode = details.find((detail) => detail['@type']?.endsWith('google.firebase.fcm.v1.FcmError'))?.errorCode
-  // The app was uninstalled or the token expired; or the token belongs to another project.
-  if (status === 404 || errorCode === 'UNREGISTERED' || errorCode === 'SENDER_ID_MISMATCH') return { status: 'gone', reason }
+  // The app was uninstalled or the token expired; or the token belongs to another project. A 404
+  // without UNREGISTERED is a wrong endpoint or project, not a dead token: no device goes for it.
+  if (errorCode === 'UNREGISTERED' || errorCode === 'SENDER_ID_MISMATCH') return { status: 'gone', reason }
   if (status === 400 && details.some((detail) => detail.fieldViolations?.some((v) => v.field === 'message.token'))) {
     return { status: 'gone', reason } // INVALID_ARGUMENT naming the token: not a token FCM ever issued
   }
