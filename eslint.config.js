@@ -1,6 +1,6 @@
 // @ts-check
 // ESLint 9 flat config: @eslint/js recommended and typescript-eslint's recommended type-checked rules
-// for the TypeScript sources (src/, test/, bench/, scripts/, client/src/, codegen.ts, vitest.config.ts).
+// for the TypeScript sources (src/, test/, bench/, scripts/, client/src/, web/, codegen.ts, vitest.config.ts).
 // `npm run lint` runs it; CI runs it in .ci/run. The layer rules live in .dependency-cruiser.cjs.
 import js from '@eslint/js'
 import { defineConfig, globalIgnores } from 'eslint/config'
@@ -10,6 +10,7 @@ export default defineConfig(
   globalIgnores([
     'dist/',
     'client/dist/',
+    'web/dist/',
     'node_modules/',
     'coverage/',
     'test/generated/', // written by `npm run codegen`; CI checks it is up to date instead
@@ -21,11 +22,12 @@ export default defineConfig(
 
   {
     name: 'hush/typescript',
-    files: ['{src,test,bench,scripts}/**/*.ts', 'client/src/**/*.ts', 'codegen.ts', 'vitest.config.ts'],
+    files: ['{src,test,bench,scripts}/**/*.ts', 'client/src/**/*.ts', 'web/src/**/*.{ts,tsx}', 'web/vite.config.ts', 'codegen.ts', 'vitest.config.ts'],
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
-        // Each file is checked with the tsconfig.json nearest to it (bench/ has its own).
+        // Each file is checked with the tsconfig.json nearest to it (bench/ and web/ have their own;
+        // web/vite.config.ts, which runs in Node, is in the root's).
         projectService: true,
         tsconfigRootDir: import.meta.dirname,
       },

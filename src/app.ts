@@ -7,6 +7,7 @@ import { PrometheusMetrics } from './infra/metrics/prometheus.js'
 import { TrustedDocuments } from './server/documents/trusted.js'
 import { listenForMetrics } from './server/metrics.js'
 import { photoLinks } from './server/photo-routes.js'
+import { photoOriginsOf } from './server/web-app.js'
 import { Lifecycle } from './wiring/lifecycle.js'
 import { openMessaging } from './wiring/messaging.js'
 import { openPush } from './wiring/push.js'
@@ -68,6 +69,7 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       checkReadiness,
       readiness: { shedAfterMs: config.unreadyCloseAfterMs },
       metrics: metrics && { sink: metrics, onMainPort: config.metrics.port === undefined },
+      webApp: config.webApp && { dir: config.webApp.dir, photoOrigins: () => photoOriginsOf(publicUrl, config.photos.s3) },
     })
     const url = await server.listen(config.port, config.host)
     lifecycle.onStop(() => server.close(config.shutdownTimeoutMs))

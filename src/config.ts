@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Reader, type Env } from './env-reader.js'
@@ -158,6 +159,11 @@ export interface Config {
   push: PushConfig
   /** /metrics (Prometheus): off, on the main port (port undefined), or on a port of its own. */
   metrics: { enabled: boolean; port: number | undefined }
+  /**
+   * The web chat served at `/`: the folder of its build (`npm run build` writes web/dist).
+   * Undefined when WEB_APP is off.
+   */
+  webApp: { dir: string } | undefined
 }
 
 export class ConfigError extends Error {
@@ -228,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
     workers: read.countOrAuto('WORKERS', os.availableParallelism(), { min: 1, max: 1024 }),
     push: readPush(read),
     metrics: { enabled: read.bool('METRICS', true), port: read.string('METRICS_PORT') === undefined ? undefined : read.int('METRICS_PORT', 0, { max: 65535 }) },
+    webApp: readWebApp(read),
   }
   read.require(config.redisUrl === undefined || config.redisClusterNodes === undefined, 'REDIS_URL and REDIS_CLUSTER_NODES exclude each other')
   // Workers share events, presence and rate limits only through Redis: in-process events would split users between them.
@@ -242,6 +249,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems)
   return config
+}
+
+/** Where `npm run build` puts the web chat: web/dist next to src/ (or dist/, where this module runs from). */
+const BUILT_WEB_APP = path.resolve(import.meta.dirname, '..', 'web', 'dist')
+
+function readWebApp(read: Reader): Config['webApp'] {
+  if (!read.bool('WEB_APP', true)) return undefined
+  const given = read.string('WEB_APP_DIR')
+  // A folder named on purpose must hold a build; the default may not be built yet (`npm run dev`,
+  // tests), and the server then says so in its log and leaves `/` to the API's 404.
+  if (given !== undefined) read.require(existsSync(path.join(given, 'index.html')), `WEB_APP_DIR must be a built web chat with an index.html (got "${given}"): run npm run build`)
+  return { dir: path.resolve(given ?? BUILT_WEB_APP) }
 }
 
 function readDynamoDb(read: Reader): Config['dynamodb'] {

@@ -20,6 +20,7 @@ import { Readiness } from './readiness.js'
 import { socketOperations } from './socket-operations.js'
 import { serveGraphQLWs } from './ws-adapter.js'
 import { graphiqlPage, selfContainedGraphiQL } from './graphiql.js'
+import { webAppHandler, type WebAppOptions } from './web-app.js'
 import { createHushYoga, GRAPHQL_PATH, type HushYoga } from './yoga.js'
 
 export { GRAPHQL_PATH } from './yoga.js'
@@ -42,6 +43,8 @@ export interface HushServerOptions {
    * it can. Also the checks' timeout and interval (defaults: 2 s, 1 s).
    */
   readiness?: { shedAfterMs?: number; timeoutMs?: number; intervalMs?: number }
+  /** The web chat, served at `/`; unset (WEB_APP off): `/` is the API's 404. */
+  webApp?: WebAppOptions | undefined
 }
 
 export interface HushServer {
@@ -125,12 +128,13 @@ interface SharedParts {
   metrics: ServerMetrics | undefined
 }
 
-/** HTTP routes: the probes, photos, then /graphql on the lean path or Yoga. */
+/** HTTP routes: the probes, photos, the web chat's files, then /graphql on the lean path or Yoga. */
 function requestHandler(options: HushServerOptions, shared: SharedParts, state: { draining: boolean }, readiness: Readiness): http.RequestListener {
   const { services, logger, limits } = options
   const yoga = createHushYoga({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes })
   const leanPath = httpOperations({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, fallback: answerWithYoga(yoga, shared.clientAddress) })
   const graphiql = options.graphql.graphiql ? graphiqlPage(selfContainedGraphiQL(), { subscriptionsProtocol: 'WS', title: 'Hush', endpoint: GRAPHQL_PATH }) : undefined
+  const webApp = options.webApp && webAppHandler(options.webApp, logger)
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
@@ -155,6 +159,7 @@ function requestHandler(options: HushServerOptions, shared: SharedParts, state: 
         if (!req.complete && !req.destroyed) req.resume()
       })
     }
+    if (path !== GRAPHQL_PATH && webApp?.(req, res)) return
     if (path === GRAPHQL_PATH && graphiql?.wants(req)) return graphiql.serve(req, res)
     if (path === GRAPHQL_PATH && leanPath(req, res)) return
     void yoga.handle(req, res, { req, res, clientAddress: shared.clientAddress(req) })
