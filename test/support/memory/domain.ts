@@ -18,10 +18,10 @@ import { PostService } from '../../../src/domain/posts.js'
 import { RateLimits, type Rates } from '../../../src/domain/rate-limits.js'
 import { InProcessEventBus } from '../../../src/infra/events/in-process.js'
 import { InMemoryPresenceStore } from '../../../src/infra/presence/in-memory.js'
-import { InMemoryRateLimiter } from '../../../src/infra/rate-limit/in-memory.js'
 import { InMemoryChatStore } from './chat-store.js'
 import { FakeClock } from './fake-clock.js'
 import { InMemoryPostStore } from './post-store.js'
+import { MapRateLimiter } from './rate-limiter.js'
 
 const unlimited = { perSecond: 1_000_000, burst: 1_000_000 }
 const RATES: Rates = {
@@ -81,7 +81,7 @@ export function domainOnMemory(options: DomainOptions = {}) {
   const postStore = new InMemoryPostStore()
   const events = new InProcessEventBus()
   const secret = 'unit-test-secret-that-is-long-enough'
-  const limits = new RateLimits(new InMemoryRateLimiter(() => clock.now()), RATES)
+  const limits = new RateLimits(new MapRateLimiter(() => clock.now()), RATES)
   const typing = new TypingTracker(events, clock, 6_000)
   const presence = new PresenceTracker({ presence: new InMemoryPresenceStore(), events, clock }, options.presenceTtlMs ?? 20_000)
   const posts = new PostService({ posts: postStore, clock, limits, maxBodyLength: 2_000, idSecret: secret })
