@@ -5,7 +5,6 @@ import { createLogger } from './logger.js'
 import { createHushServer } from './server/http.js'
 import { PrometheusMetrics } from './infra/metrics/prometheus.js'
 import { TrustedDocuments } from './server/documents/trusted.js'
-import { listenForMetrics } from './server/metrics.js'
 import { photoLinks } from './server/photo-routes.js'
 import { photoOriginsOf } from './server/web-app.js'
 import { Lifecycle } from './wiring/lifecycle.js'
@@ -26,6 +25,8 @@ export interface RunningApp {
   checkReadiness(): Promise<void>
   /** Where Prometheus scrapes (METRICS); undefined when off. */
   metricsUrl: string | undefined
+  /** The admin port's base URL (ADMIN_PORT: probes and /metrics); undefined without one. */
+  adminUrl: string | undefined
 }
 
 export interface App {
@@ -68,15 +69,16 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
       trustedProxies: config.trustedProxies,
       checkReadiness,
       readiness: { shedAfterMs: config.unreadyCloseAfterMs },
-      metrics: metrics && { sink: metrics, onMainPort: config.metrics.port === undefined },
+      metrics: metrics && { sink: metrics, onMainPort: config.adminPort === undefined },
       webApp: config.webApp && { dir: config.webApp.dir, photoOrigins: () => photoOriginsOf(publicUrl, config.photos.s3) },
     })
     const url = await server.listen(config.port, config.host)
     lifecycle.onStop(() => server.close(config.shutdownTimeoutMs))
-    const metricsUrl = metrics && (await metricsEndpoint(metrics, config, url, lifecycle))
+    const adminUrl = config.adminPort === undefined ? undefined : await server.listenAdmin(config.adminPort, config.host)
+    const metricsUrl = metrics && `${adminUrl ?? url}/metrics`
     publicUrl ||= url
     logger.info({ url: `${url}/graphql`, dynamodb: storage.endpoint ?? 'aws', redis: config.redisClusterNodes ? 'cluster' : config.redisUrl !== undefined }, 'Hush is listening')
-    return { url, port: Number(new URL(url).port), dynamodbEndpoint: storage.endpoint, events: messaging.events, checkReadiness, metricsUrl }
+    return { url, port: Number(new URL(url).port), dynamodbEndpoint: storage.endpoint, events: messaging.events, checkReadiness, metricsUrl, adminUrl }
   }
 
   return {
@@ -90,12 +92,4 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
     },
     stop: () => lifecycle.stop(),
   }
-}
-
-/** /metrics on the main server, or on METRICS_PORT by a listener of its own. */
-async function metricsEndpoint(metrics: PrometheusMetrics, config: Config, url: string, lifecycle: Lifecycle): Promise<string> {
-  if (config.metrics.port === undefined) return `${url}/metrics`
-  const own = await listenForMetrics(metrics, config.metrics.port, config.host)
-  lifecycle.onStop(() => own.close())
-  return `http://${new URL(url).hostname}:${own.port}/metrics`
 }

@@ -157,8 +157,10 @@ export interface Config {
   /** Worker processes sharing the port (node:cluster); unset: this one process serves. Needs Redis. */
   workers: number | undefined
   push: PushConfig
-  /** /metrics (Prometheus): off, on the main port (port undefined), or on a port of its own. */
-  metrics: { enabled: boolean; port: number | undefined }
+  /** /metrics (Prometheus), served on the admin port when there is one, else on the public port. */
+  metrics: { enabled: boolean }
+  /** ADMIN_PORT: the probes and /metrics on a listener of their own (0 picks a port); unset: none. */
+  adminPort: number | undefined
   /**
    * The web chat served at `/`: the folder of its build (`npm run build` writes web/dist).
    * Undefined when WEB_APP is off.
@@ -233,10 +235,12 @@ export function loadConfig(env: Env = process.env): Config {
     unreadyCloseAfterMs: read.int('UNREADY_CLOSE_AFTER_MS', 0, { min: 0 }),
     workers: read.countOrAuto('WORKERS', os.availableParallelism(), { min: 1, max: 1024 }),
     push: readPush(read),
-    metrics: { enabled: read.bool('METRICS', true), port: read.string('METRICS_PORT') === undefined ? undefined : read.int('METRICS_PORT', 0, { max: 65535 }) },
+    metrics: { enabled: read.bool('METRICS', true) },
+    adminPort: read.string('ADMIN_PORT') === undefined ? undefined : read.int('ADMIN_PORT', 0, { max: 65535 }),
     webApp: readWebApp(read),
   }
   read.require(config.redisUrl === undefined || config.redisClusterNodes === undefined, 'REDIS_URL and REDIS_CLUSTER_NODES exclude each other')
+  read.require(read.string('METRICS_PORT') === undefined, 'METRICS_PORT is now ADMIN_PORT (it serves /healthz and /readyz too)')
   // Workers share events, presence and rate limits only through Redis: in-process events would split users between them.
   read.require(config.workers === undefined || usesRedis(config), 'WORKERS needs Redis (REDIS_URL or REDIS_CLUSTER_NODES): worker processes share events only through it')
   if (!usesEmbeddedDynamoDb(config)) {

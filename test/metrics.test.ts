@@ -66,17 +66,32 @@ describe('metrics for operators (/metrics, Prometheus)', () => {
     expect(sample(await scrape(), 'hush_websocket_connections')).toBe(0)
   })
 
-  it('can be switched off, or served on a port of its own instead of the public one', async () => {
+  it('can be switched off, or served on the admin port with the probes instead of the public one', async () => {
     const off = await startTestApp({ METRICS: 'false' })
-    const ownPort = await startTestApp({ METRICS_PORT: '0' })
+    const admin = await startTestApp({ ADMIN_PORT: '0' })
     try {
       expect(off.metricsUrl).toBeUndefined()
       expect((await fetch(`${off.url}/metrics`)).status).not.toBe(200)
-      expect(ownPort.metricsUrl).not.toContain(`:${ownPort.port}/`)
-      expect(await (await fetch(ownPort.metricsUrl!)).text()).toContain('hush_operation_duration_seconds')
-      expect((await fetch(`${ownPort.url}/metrics`)).status).not.toBe(200)
+      expect(admin.adminUrl).toBeDefined()
+      expect(admin.adminUrl).not.toBe(admin.url)
+      expect(admin.metricsUrl).toBe(`${admin.adminUrl}/metrics`)
+      expect(await (await fetch(admin.metricsUrl!)).text()).toContain('hush_operation_duration_seconds')
+      expect((await fetch(`${admin.url}/metrics`)).status).not.toBe(200)
+      // The probes answer on both ports (a load balancer checks the admin one), nothing else there.
+      for (const base of [admin.url, admin.adminUrl!]) {
+        expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' })
+        expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready' })
+      }
+      expect((await fetch(`${admin.adminUrl}/graphql`)).status).toBe(404)
     } finally {
-      await Promise.all([off.stop(), ownPort.stop()])
+      await Promise.all([off.stop(), admin.stop()])
     }
+  })
+
+  it('closes the admin port when the app stops', async () => {
+    const admin = await startTestApp({ ADMIN_PORT: '0' })
+    expect((await fetch(`${admin.adminUrl}/healthz`)).status).toBe(200)
+    await admin.stop()
+    await expect(fetch(`${admin.adminUrl}/healthz`)).rejects.toThrow()
   })
 })

@@ -11,6 +11,7 @@ import { clientAddressOf } from './client-address.js'
 import { contextFactory, type CreateContext } from './context.js'
 import { DocumentCache } from './documents/cache.js'
 import type { TrustedDocuments } from './documents/trusted.js'
+import { baseUrl, listenAdmin, probeRoutes, sendJson, type ProbeRoutes } from './admin.js'
 import { serveMetrics, type ServerMetrics } from './metrics.js'
 import { createErrorMasker } from './errors.js'
 import { httpOperations, type HttpOperationsOptions } from './http-operations.js'
@@ -25,6 +26,13 @@ import { createHushYoga, GRAPHQL_PATH, type HushYoga } from './yoga.js'
 
 export { GRAPHQL_PATH } from './yoga.js'
 
+/**
+ * Connections the kernel completes and queues until the server accepts them (it caps this at
+ * net.core.somaxconn). Node's default, 511, overflows when thousands of clients reconnect at once;
+ * a dropped SYN is retried only after a second, and a load balancer's connect times out meanwhile.
+ */
+const LISTEN_BACKLOG = 4096
+
 export interface HushServerOptions {
   services: Services
   logger: Logger
@@ -33,7 +41,7 @@ export interface HushServerOptions {
   trustedProxies: Config['trustedProxies']
   /** TRUSTED_DOCUMENTS, loaded: every path runs only the manifest's documents. Unset: any document within the limits. */
   trustedDocuments?: TrustedDocuments | undefined
-  /** What the transports report; `onMainPort`: /metrics is served on this server too. */
+  /** What the transports report; `onMainPort`: /metrics is served on the public port (no admin port). */
   metrics?: { sink: ServerMetrics; onMainPort: boolean } | undefined
   /** Throws when a backing service (DynamoDB, Redis) cannot be reached; serves /readyz. */
   checkReadiness: () => Promise<void>
@@ -50,6 +58,8 @@ export interface HushServerOptions {
 export interface HushServer {
   /** Listens; resolves to the server's base URL (http://host:port, loopback for a wildcard host). */
   listen(port: number, host: string): Promise<string>
+  /** Opens the admin port (probes and /metrics, see admin.ts); resolves to its base URL. */
+  listenAdmin(port: number, host: string): Promise<string>
   /** Stops accepting, tells socket clients to reconnect elsewhere (1001), waits for in-flight work. */
   close(timeoutMs: number): Promise<void>
 }
@@ -80,7 +90,9 @@ export function createHushServer(options: HushServerOptions): HushServer {
   const shedAfterMs = options.readiness?.shedAfterMs ?? 0
   // Called only once listening, when wsServer (built below, on the HTTP server) exists.
   const readiness = new Readiness({ ...options.readiness, check: options.checkReadiness, logger, onUnreadyTooLong: () => closeForUnreadiness(wsServer, logger) })
-  const httpServer = http.createServer(requestHandler(options, shared, state, readiness))
+  const probes = probeRoutes(readiness, state)
+  const httpServer = http.createServer(requestHandler(options, shared, probes))
+  let admin: { close(): Promise<void> } | undefined
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
   shared.metrics?.gauge('hush_websocket_connections', 'WebSocket connections open.', () => wsServer.clients.size)
   const stopKeepAlive = serveGraphQLWs(
@@ -100,19 +112,25 @@ export function createHushServer(options: HushServerOptions): HushServer {
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject)
-        httpServer.listen(port, host, () => {
+        httpServer.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           httpServer.off('error', reject)
           // Without shedding, the probes' checks are enough: no background checks.
           if (shedAfterMs > 0) readiness.start()
           resolve(baseUrl(httpServer.address() as AddressInfo))
         })
       }),
+    async listenAdmin(port, host) {
+      const opened = await listenAdmin(probes, shared.metrics, port, host)
+      admin = opened
+      return opened.url
+    },
     async close(timeoutMs) {
       state.draining = true
       readiness.stop()
       await drain(httpServer, wsServer, shared.inFlight, timeoutMs, logger)
       stopKeepAlive()
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
+      await admin?.close()
     },
   }
 }
@@ -129,7 +147,7 @@ interface SharedParts {
 }
 
 /** HTTP routes: the probes, photos, the web chat's files, then /graphql on the lean path or Yoga. */
-function requestHandler(options: HushServerOptions, shared: SharedParts, state: { draining: boolean }, readiness: Readiness): http.RequestListener {
+function requestHandler(options: HushServerOptions, shared: SharedParts, probes: ProbeRoutes): http.RequestListener {
   const { services, logger, limits } = options
   const yoga = createHushYoga({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, maxPhotoBytes: limits.maxPhotoBytes })
   const leanPath = httpOperations({ ...shared, logger, maxBodyBytes: limits.maxFrameBytes, fallback: answerWithYoga(yoga, shared.clientAddress) })
@@ -137,19 +155,13 @@ function requestHandler(options: HushServerOptions, shared: SharedParts, state: 
   const webApp = options.webApp && webAppHandler(options.webApp, logger)
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
-    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
+    if (probes(path, res)) return
     if (path === '/metrics' && options.metrics?.onMainPort) return serveMetrics(options.metrics.sink, res)
     if (isPhotoPath(path)) {
       servePhoto(services, req, res).catch((error: unknown) => {
         logger.error({ err: error }, 'photo request failed')
         if (!res.headersSent) sendJson(res, 500, { error: 'Unexpected error.' })
       })
-      return
-    }
-    if (path === '/readyz') {
-      if (state.draining) return sendJson(res, 503, { status: 'draining' })
-      // Bounded by the check's timeout; the watcher logs the change of state.
-      void readiness.probe().then((failure) => sendJson(res, failure ? 503 : 200, { status: failure ? 'unavailable' : 'ready' }))
       return
     }
     // A refused upload is answered before its body is read; the rest is read and dropped, so the
@@ -235,12 +247,3 @@ async function servePhoto(services: Services, req: http.IncomingMessage, res: ht
   res.end(head ? undefined : photo.bytes)
 }
 
-function baseUrl(address: AddressInfo): string {
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify(body))
-}

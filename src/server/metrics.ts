@@ -1,4 +1,4 @@
-import http from 'node:http'
+import type http from 'node:http'
 import { getOperationAST, type DocumentNode } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 
@@ -27,21 +27,6 @@ export function serveMetrics(metrics: ServerMetrics, res: http.ServerResponse): 
       res.end('metrics unavailable\n')
     },
   )
-}
-
-/** /metrics on a port of its own (METRICS_PORT), so the public port need not expose it. */
-export function listenForMetrics(metrics: ServerMetrics, port: number, host: string): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] === '/metrics') return serveMetrics(metrics, res)
-    res.writeHead(404).end()
-  })
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      const address = server.address() as { port: number }
-      resolve({ port: address.port, close: () => new Promise((done) => server.close(() => done())) })
-    })
-  })
 }
 
 /** Times what Yoga executes (GET, uploads, browsers' requests), as the other paths time theirs. */

@@ -12,6 +12,8 @@ import { attempt, Child, endLeftoverChildren, freePortOn, requirePrerequisites, 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const MAIN = path.join(ROOT, 'dist/main.js')
 const HUSH_PORT = 4000
+/** Where HAProxy checks /readyz (ADMIN_PORT), as the README's load balancer section sets it. */
+const ADMIN_PORT = 9000
 const RATE_LIMITS = ['SIGNUP', 'START_CHAT', 'SEND', 'MARK_READ', 'UPLOAD', 'CREATE_POST', 'ADD_COMMENT', 'SOCKET_OPERATIONS']
 
 /** A host's Hush: `node dist/main.js` (what `npm start` runs) inside the host's namespace. */
@@ -66,7 +68,7 @@ export class Cluster {
     // The first host creates the table; the others find it.
     await this.startHost(this.hosts[0]!)
     await Promise.all(this.hosts.slice(1).map((host) => this.startHost(host)))
-    this.haproxy = await Haproxy.start({ listen: { address: '127.0.0.1', port: await freePortOn('127.0.0.1') }, hosts: this.hosts, hushPort: HUSH_PORT, dir: this.dir })
+    this.haproxy = await Haproxy.start({ listen: { address: '127.0.0.1', port: await freePortOn('127.0.0.1') }, hosts: this.hosts, hushPort: HUSH_PORT, adminPort: ADMIN_PORT, dir: this.dir })
     for (const host of this.hosts) await this.haproxy.waitForStatus(host.name, /^UP$/, 15_000)
   }
 
@@ -74,6 +76,7 @@ export class Cluster {
   async startHost(host: Host): Promise<void> {
     const env = {
       PORT: String(HUSH_PORT),
+      ADMIN_PORT: String(ADMIN_PORT),
       HOST: '0.0.0.0',
       LOG_LEVEL: 'warn',
       DATA_DIR: path.join(this.dir, host.name),

@@ -11,6 +11,11 @@ export interface HaproxyServer {
   port: number
   /** Start in maintenance (`disabled`), to be enabled through the runtime API. */
   disabled?: boolean
+  /**
+   * Health-check this port (Hush's ADMIN_PORT) instead of the traffic port: a check never waits
+   * in the accept queue behind a reconnect storm.
+   */
+  checkPort?: number
 }
 
 export interface HaproxyConfigOptions {
@@ -31,7 +36,7 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
   const maxconn = o.maxconn ?? 4000
   const own = (line: string | false | undefined) => (line ? `${line}\n` : '')
   const sockets = o.servers
-    .map((s) => `  server ${s.name} ${s.address}:${s.port} check${s.disabled ? ' disabled' : ''}`)
+    .map((s) => `  server ${s.name} ${s.address}:${s.port} check${s.checkPort === undefined ? '' : ` port ${s.checkPort}`}${s.disabled ? ' disabled' : ''}`)
     .join('\n')
   const plain = o.servers.map((s) => `  server ${s.name} ${s.address}:${s.port} track hush_sockets/${s.name}`).join('\n')
   return `global

@@ -10,6 +10,8 @@ export interface HaproxyOptions {
   listen: { address: string; port: number }
   hosts: HostSpec[]
   hushPort: number
+  /** The hosts' ADMIN_PORT, where HAProxy checks /readyz. */
+  adminPort: number
   /** The folder for the config file and the runtime API socket. */
   dir: string
 }
@@ -24,7 +26,7 @@ export interface HaproxyOptions {
 export function suiteHaproxyConfig(options: HaproxyOptions): string {
   return haproxyConfig({
     listen: options.listen,
-    servers: options.hosts.map((host) => ({ name: host.name, address: host.address, port: options.hushPort })),
+    servers: options.hosts.map((host) => ({ name: host.name, address: host.address, port: options.hushPort, checkPort: options.adminPort })),
     statsSocket: path.join(options.dir, 'admin.sock'),
     log: true,
     servedByHeader: true,

@@ -121,6 +121,14 @@ describe('loadConfig', () => {
     expect(problemsOf({ WORKERS: '0', REDIS_URL: 'redis://127.0.0.1:6379' })).toContain('WORKERS must be')
   })
 
+  it('reads ADMIN_PORT (none by default), and names METRICS_PORT as renamed to it', () => {
+    expect(loadConfig({}).adminPort).toBeUndefined()
+    expect(loadConfig({ ADMIN_PORT: '9464' }).adminPort).toBe(9464)
+    expect(loadConfig({ ADMIN_PORT: '0' }).adminPort).toBe(0)
+    expect(() => loadConfig({ METRICS_PORT: '9464' })).toThrow('METRICS_PORT is now ADMIN_PORT')
+    expect(() => loadConfig({ ADMIN_PORT: '70000' })).toThrow('ADMIN_PORT must be')
+  })
+
   it('gives pushes the SPEC defaults: devices expire after 60 days, Web Push goes to the public push services only', () => {
     const { push } = loadConfig({})
     expect(push.deviceTtlDays).toBe(60)
