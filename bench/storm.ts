@@ -62,6 +62,12 @@ const RUNS = num('runs', 3)
 const LOADGENS = num('loadgens', 4)
 const TRAFFIC_CHATS = Math.min(num('traffic-chats', 150), CONNS / 2)
 const RATE = num('rate', 40)
+/**
+ * Where HAProxy checks /readyz, by run (alternating when several): `admin`, the hosts' ADMIN_PORT,
+ * as the README recommends; `public`, the traffic port, behind the storm in its accept queue.
+ */
+const CHECKS = (args.get('checks') ?? 'admin').split(',') as Array<'admin' | 'public'>
+if (CHECKS.some((mode) => mode !== 'admin' && mode !== 'public')) throw new Error('--checks takes admin, public or both (admin,public)')
 const WAIT_MS = num('timeout', 120) * 1000
 const LB_NODES = 2
 const HOSTS = [
@@ -120,6 +126,8 @@ interface StatPoint {
 
 interface RunResult {
   run: number
+  /** where HAProxy checked /readyz: the hosts' admin port or their traffic port */
+  checks: 'admin' | 'public'
   conns: number
   connectedBeforeKill: number
   initialConnectMs: number
@@ -171,11 +179,13 @@ function hostLog(host: Host): RunResult['hostLogs'][string] {
 }
 
 async function oneRun(run: number, ctx: BenchContext, users: UserSpec[], held: Map<string, number>, redisUrl: string): Promise<RunResult> {
+  const checks = CHECKS[(run - 1) % CHECKS.length]!
   const port = await freePortOn(HOSTS.map((h) => h.address))
+  const adminPort = await freePortOn(HOSTS.map((h) => h.address))
   const lbPort = await freePortOn(LB_ADDRESSES)
   // UNREADY_CLOSE_AFTER_MS as the README's load balancer section and the multi-host suite set it.
-  const env = hushEnv(ctx, { REDIS_URL: redisUrl, TRUSTED_PROXIES: 'loopback', LOG_LEVEL: 'warn', UNREADY_CLOSE_AFTER_MS: '3000' })
-  log(`run ${run}: starting hosts h1..h3 on port ${port}`)
+  const env = hushEnv(ctx, { REDIS_URL: redisUrl, TRUSTED_PROXIES: 'loopback', LOG_LEVEL: 'warn', UNREADY_CLOSE_AFTER_MS: '3000', ADMIN_PORT: String(adminPort) })
+  log(`run ${run}: starting hosts h1..h3 on port ${port}; HAProxy checks /readyz on the ${checks} port`)
   const hosts: Host[] = await Promise.all(HOSTS.map((h) => startHost(h.name, h.address, port, env)))
 
   if (held.size === 0) {
@@ -202,7 +212,12 @@ async function oneRun(run: number, ctx: BenchContext, users: UserSpec[], held: M
   const maxconn = Math.ceil(CONNS / LB_NODES) + 1000
   const lbs: HaproxyNode[] = await Promise.all(
     LB_ADDRESSES.slice(0, LB_NODES).map((address, i) =>
-      startHaproxy(`lb${i + 1}`, lbDir, { address, port: lbPort, maxconn, hosts: HOSTS.map((h, j) => ({ ...h, port, disabled: j > 0 })) }),
+      startHaproxy(`lb${i + 1}`, lbDir, {
+        address,
+        port: lbPort,
+        maxconn,
+        hosts: HOSTS.map((h, j) => ({ ...h, port, checkPort: checks === 'admin' ? adminPort : undefined, disabled: j > 0 })),
+      }),
     ),
   )
   const frontends: StormFrontend[] = lbs.map((lb) => ({ ws: `ws://${lb.address}:${lb.port}/graphql`, http: `http://${lb.address}:${lb.port}/graphql` }))
@@ -311,7 +326,7 @@ async function oneRun(run: number, ctx: BenchContext, users: UserSpec[], held: M
     const ms = after.map((r) => r.ms)
     readyz[name] = { byStatus, p50Ms: round(quantile(ms, 0.5)), p99Ms: round(quantile(ms, 0.99)), maxMs: ms.length ? round(Math.max(...ms)) : null }
   }
-  return { ...summarizeRun(run, { reports, stats, samples, killAt, doneAt, initialConnectMs, live, h1Before, finalStat }), hostLogs, unsettledAtEnd: unsettled, readyz }
+  return { ...summarizeRun(run, { reports, stats, samples, killAt, doneAt, initialConnectMs, live, h1Before, finalStat }), checks, hostLogs, unsettledAtEnd: unsettled, readyz }
 }
 
 async function waitUp(lbs: HaproxyNode[], servers: string[]): Promise<void> {
@@ -337,7 +352,7 @@ function summarizeRun(
     h1Before: number
     finalStat: Record<string, StatRow[]>
   },
-): Omit<RunResult, 'hostLogs' | 'unsettledAtEnd' | 'readyz'> {
+): Omit<RunResult, 'hostLogs' | 'unsettledAtEnd' | 'readyz' | 'checks'> {
   const times = d.reports.flatMap((r) => r.times)
   const since = (values: number[]) => values.map((t) => t - d.killAt)
   const maxOf = (values: number[]) => (values.length && values.every(Number.isFinite) ? Math.max(...values) : NaN)
@@ -442,8 +457,8 @@ function markdown(runs: RunResult[], setup: Record<string, unknown>): string {
     '',
     `\`npm run bench:storm -- ${process.argv.slice(2).join(' ')}\`; ${setup.machine as string}`,
     '',
-    '| run | on h1 before | all closed | all re-acked | all live | all caught up | p50 / p99 caught up | not caught up | lost | dup | reordered | acked msgs | h2 / h3 reconnects/s (avg, peak) | h2 / h3 marked down | h2 / h3 /readyz non-200, max ms | CPU cores (h2, h3, DDB, LBs, loadgens, machine) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| run | checks on | on h1 before | all closed | all re-acked | all live | all caught up | p50 / p99 caught up | not caught up | lost | dup | reordered | acked msgs | h2 / h3 reconnects/s (avg, peak) | h2 / h3 marked down | h2 / h3 /readyz non-200, max ms | CPU cores (h2, h3, DDB, LBs, loadgens, machine) |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const r of runs) {
     const rc = (h: string) => `${r.reconnects[h]?.avgPerSec ?? 'n/a'}, ${r.reconnects[h]?.peakPerSec ?? 'n/a'}`
@@ -460,7 +475,7 @@ function markdown(runs: RunResult[], setup: Record<string, unknown>): string {
       .filter(([k]) => k.startsWith('loadgen'))
       .reduce((a, [, v]) => a + v, 0)
     lines.push(
-      `| ${r.run} | ${r.h1SessionsBeforeKill} | ${s(r.allClosedMs)} | ${s(r.allAckedMs)} | ${s(r.allLiveMs)} | ${s(r.allCaughtUpMs)} | ${s(r.caughtUp.p50)} / ${s(r.caughtUp.p99)} | ${r.notCaughtUp} | ${r.traffic.lost} | ${r.traffic.duplicated} | ${r.traffic.reordered} | ${r.traffic.acked} | ${rc('h2')} / ${rc('h3')} | ${downs('h2')} / ${downs('h3')} | ${rz('h2')} / ${rz('h3')} | ${c.h2 ?? '?'}, ${c.h3 ?? '?'}, ${c['dynamodb-local'] ?? '?'}, ${lbs.toFixed(2)}, ${lgs.toFixed(2)}, ${c.machine ?? '?'} |`,
+      `| ${r.run} | ${r.checks} port | ${r.h1SessionsBeforeKill} | ${s(r.allClosedMs)} | ${s(r.allAckedMs)} | ${s(r.allLiveMs)} | ${s(r.allCaughtUpMs)} | ${s(r.caughtUp.p50)} / ${s(r.caughtUp.p99)} | ${r.notCaughtUp} | ${r.traffic.lost} | ${r.traffic.duplicated} | ${r.traffic.reordered} | ${r.traffic.acked} | ${rc('h2')} / ${rc('h3')} | ${downs('h2')} / ${downs('h3')} | ${rz('h2')} / ${rz('h3')} | ${c.h2 ?? '?'}, ${c.h3 ?? '?'}, ${c['dynamodb-local'] ?? '?'}, ${lbs.toFixed(2)}, ${lgs.toFixed(2)}, ${c.machine ?? '?'} |`,
     )
   }
   const caught = runs.map((r) => r.allCaughtUpMs ?? NaN)
@@ -525,14 +540,16 @@ async function main(): Promise<void> {
     setupSeconds: round(setupSeconds, 1),
   }
   const caught = runs.map((r) => r.allCaughtUpMs ?? NaN)
+  const medians = (of: RunResult[]) => ({
+    allAckedMs: round(median(of.map((r) => r.allAckedMs ?? NaN))),
+    allLiveMs: round(median(of.map((r) => r.allLiveMs ?? NaN))),
+    allCaughtUpMs: round(median(of.map((r) => r.allCaughtUpMs ?? NaN))),
+  })
   const out = {
     at: new Date().toISOString(),
     ...setup,
-    median: {
-      allAckedMs: round(median(runs.map((r) => r.allAckedMs ?? NaN))),
-      allLiveMs: round(median(runs.map((r) => r.allLiveMs ?? NaN))),
-      allCaughtUpMs: round(median(caught)),
-    },
+    median: medians(runs),
+    medianByChecks: Object.fromEntries(CHECKS.map((mode) => [mode, medians(runs.filter((r) => r.checks === mode))])),
     goals: { caughtUpUnder10s: median(caught) < 10_000, zeroLost: runs.every((r) => r.traffic.lost === 0) },
     runs,
   }

@@ -179,7 +179,7 @@ export interface StatRow {
 export function stormHaproxyConfig(o: {
   address: string
   port: number
-  hosts: Array<{ name: string; address: string; port: number; disabled: boolean }>
+  hosts: Array<{ name: string; address: string; port: number; checkPort: number | undefined; disabled: boolean }>
   maxconn: number
   socket: string
 }): string {

@@ -88,6 +88,7 @@ export function createVariantServer(options: HushServerOptions, variant: Variant
     }
   }
   return {
+    listenAdmin: () => Promise.reject(new Error('the bench variants have no admin port')),
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject)
