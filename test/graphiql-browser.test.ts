@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CreatePostDocument, StartChatDocument } from './generated/graphql.js'
 import { startTestApp, type TestApp } from './support/app.js'
+import { launchChromium } from './support/chromium.js'
 import { mustRequest, signUp } from './support/client.js'
 
 /**
@@ -10,14 +10,11 @@ import { mustRequest, signUp } from './support/client.js'
  * nothing but Hush's own origin, and a user can sign up, authenticate and watch a subscription.
  * Without chromium this fails (CI installs it) rather than skipping.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 let browser: Browser
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does`)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

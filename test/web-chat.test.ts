@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApp, type TestApp } from './support/app.js'
-import { buildWebApp, CHROMIUM, launchChromium, messageTexts, openUser, pngOf, type UserPage } from './support/web-app.js'
+import { buildWebApp, launchChromium, messageTexts, openUser, pngOf, type UserPage } from './support/web-app.js'
 
 /**
  * The web chat (web/, served at `/`) in headless Chromium, two browser contexts as two anonymous
@@ -21,7 +20,6 @@ describe('the web chat in a browser', () => {
   let postBody: string
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does`)
     webDir = await buildWebApp()
     ;[app, browser] = await Promise.all([startTestApp({ WEB_APP_DIR: webDir }), launchChromium()])
   })

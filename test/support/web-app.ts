@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import sharp from 'sharp'
 import { build } from 'vite'
 
@@ -10,8 +10,6 @@ import { build } from 'vite'
  * (so no earlier `npm run build` is needed), Debian's chromium, and pages that record what they
  * ask for.
  */
-export const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 /** Builds web/ with its own vite.config.ts into a new temporary folder; returns the folder. */
 export async function buildWebApp(): Promise<string> {
@@ -20,9 +18,7 @@ export async function buildWebApp(): Promise<string> {
   return outDir
 }
 
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-}
+export { launchChromium } from './chromium.js'
 
 /** A page of its own browser context (its own localStorage, so its own anonymous user). */
 export interface UserPage {
