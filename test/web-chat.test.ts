@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises'
+import path from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApp, type TestApp } from './support/app.js'
@@ -170,6 +171,46 @@ describe('the web chat in a browser', () => {
       expect(urls.length).toBeGreaterThan(5)
       for (const url of urls) expect(new URL(url).host).toBe(origin.host)
     }
+  })
+})
+
+describe('the web chat on a server that runs only trusted documents', () => {
+  let webDir: string
+  let app: TestApp
+  let browser: Browser
+
+  beforeAll(async () => {
+    webDir = await buildWebApp()
+    const manifest = path.resolve(import.meta.dirname, '../client/src/generated/persisted-documents.json')
+    ;[app, browser] = await Promise.all([startTestApp({ WEB_APP_DIR: webDir, TRUSTED_DOCUMENTS: manifest }), launchChromium()])
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await app?.stop()
+    if (webDir) await rm(webDir, { recursive: true, force: true })
+  })
+
+  it('signs up, posts, chats live and uploads a photo, its documents named by their ids', async () => {
+    // The server refuses anything else: a document of one's own does not run.
+    const own = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })
+    expect((await own.json()) as unknown).toMatchObject({ errors: [{ extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] })
+    const [a, b] = [await openUser(browser, `${app.url}/`), await openUser(browser, `${app.url}/`)]
+    const body = `Trusted and anonymous ${Date.now()}`
+    await a.page.getByLabel('Share a secret').fill(body)
+    await a.page.getByRole('button', { name: 'Post' }).click()
+    await expect.poll(() => a.page.locator('.secret').textContent()).toBe(body)
+    await b.page.getByRole('button', { name: 'Refresh' }).click()
+    await b.page.getByRole('link', { name: body }).click()
+    await b.page.getByRole('button', { name: 'Chat with the author' }).click()
+    await b.page.getByLabel('Message').fill('by id')
+    await b.page.getByLabel('Message').press('Enter')
+    await a.page.getByRole('link', { name: /Chats/ }).click()
+    await a.page.locator('.chat-item a').first().click()
+    await expect.poll(() => messageTexts(a.page)).toEqual(['by id'])
+    await b.page.locator('input[type=file]').setInputFiles({ name: 'trusted.png', mimeType: 'image/png', buffer: await pngOf(40, 30, '#36c') })
+    await expect.poll(() => a.page.locator('img.photo').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(40)
+    for (const { problems } of [a, b]) expect(problems).toEqual([])
   })
 })
 

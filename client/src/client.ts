@@ -1,6 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core'
 import { createClient, type Client, type ClientOptions, type FormattedExecutionResult, type Sink, type SubscribePayload } from 'graphql-ws/client'
-import { payloadOf, type VariablesArg } from './documents.js'
+import { payloadOf, type PersistedDocumentsMode, type VariablesArg } from './documents.js'
 import { HushError } from './errors.js'
 import { postOperation, type FetchLike } from './http.js'
 import { backoff, defaultShouldRetry, HushTokenError, isCloseLike } from './retry.js'
@@ -44,13 +44,17 @@ export interface HushClientOptions {
    */
   fetch?: FetchLike
   /**
-   * Send operations by id (`documentId`, the `sha256:` hash codegen put on each generated
-   * document) instead of their text. Needed when the server runs with TRUSTED_DOCUMENTS, and
-   * smaller on the wire; a document without an id (your own) still goes as text. The adapters
-   * always send text (urql and Apollo rewrite documents, so the ids would not match).
+   * How generated documents go over the wire (a document without an id, your own, always goes as
+   * text; so do the adapters', as urql and Apollo rewrite documents and the ids would not match):
+   * - `false`: as text.
+   * - `true`: by id only (`documentId`, the `sha256:` hash codegen put on each document), as a
+   *   server with TRUSTED_DOCUMENTS requires; smaller on the wire.
+   * - `'with-text'`: the text, and the id as `extensions.persistedQuery.sha256Hash`: a server with
+   *   TRUSTED_DOCUMENTS runs the id, any other the text. For an app that must work against both
+   *   (Hush's own web chat).
    * @default false
    */
-  persistedDocuments?: boolean
+  persistedDocuments?: PersistedDocumentsMode
   /**
    * Connect on the first socket operation and close after the last (plus `lazyCloseTimeout`).
    * `false` connects at once and stays connected; errors then go to `onNonLazyError`.

@@ -16,7 +16,12 @@ export interface OperationPayload {
   documentId?: string
   operationName?: string
   variables?: Record<string, unknown>
+  /** The id beside the text (`'with-text'`), where every GraphQL server accepts an extra field. */
+  extensions?: { persistedQuery: { version: 1; sha256Hash: string } }
 }
+
+/** See HushClientOptions.persistedDocuments. */
+export type PersistedDocumentsMode = boolean | 'with-text'
 
 // Printing a document walks its whole AST: once per document, not per request or reconnect.
 const texts = new WeakMap<DocumentNode, string>()
@@ -28,14 +33,15 @@ export function documentIdOf(document: DocumentNode): string | undefined {
 }
 
 /**
- * The payload of `document`: by id when `byId` and the document has one (a document of your own,
- * without `__meta__.hash`, still goes as text), else as its printed text.
+ * The payload of `document`, by `mode` (see HushClientOptions.persistedDocuments); a document of
+ * your own, without `__meta__.hash`, goes as its printed text whatever the mode.
  */
-export function payloadOf<T, V>(document: TypedDocumentNode<T, V>, variables: V | undefined, byId: boolean): OperationPayload {
+export function payloadOf<T, V>(document: TypedDocumentNode<T, V>, variables: V | undefined, mode: PersistedDocumentsMode): OperationPayload {
   const payload: OperationPayload = { query: '' }
-  const id = byId ? documentIdOf(document) : undefined
-  if (id) payload.documentId = id
+  const id = mode ? documentIdOf(document) : undefined
+  if (id && mode === true) payload.documentId = id
   else payload.query = textOf(document)
+  if (id && mode === 'with-text') payload.extensions = { persistedQuery: { version: 1, sha256Hash: id.replace(/^sha256:/, '') } }
   const name = operationNameOf(document)
   if (name) payload.operationName = name
   if (variables) payload.variables = variables

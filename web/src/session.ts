@@ -18,7 +18,7 @@ export interface Session {
 
 export function openSession(): Session {
   // Only signUp goes without a token; this client never opens a socket.
-  const anonymous = createHushClient({ url: GRAPHQL_URL, getToken: () => null })
+  const anonymous = createHushClient({ url: GRAPHQL_URL, getToken: () => null, persistedDocuments: 'with-text' })
   let pending: Promise<string> | undefined
 
   const signUp = (): Promise<string> =>
@@ -36,6 +36,7 @@ export function openSession(): Session {
     const stored = localStorage.getItem(TOKEN_KEY)
     return stored && !refresh ? stored : signUp()
   }
-  const client = createHushClient({ url: GRAPHQL_URL, getToken: ({ refresh }) => token(refresh) })
+  // Text and id: the app runs against a server with TRUSTED_DOCUMENTS (the generated manifest) too.
+  const client = createHushClient({ url: GRAPHQL_URL, getToken: ({ refresh }) => token(refresh), persistedDocuments: 'with-text' })
   return { client, token: () => token() }
 }

@@ -1,4 +1,4 @@
-import { HushError, UploadPhotoDocument, type UploadPhotoMutation } from '@hush/client'
+import { documentIdOf, HushError, UploadPhotoDocument, type UploadPhotoMutation } from '@hush/client'
 import { print } from 'graphql'
 import { GRAPHQL_URL, type Session } from './session.js'
 
@@ -10,7 +10,10 @@ export type UploadedPhoto = UploadPhotoMutation['uploadPhoto']
  */
 export async function uploadPhoto(session: Session, chatId: string, file: File, viewOnce: boolean): Promise<UploadedPhoto> {
   const form = new FormData()
-  form.set('operations', JSON.stringify({ query: print(UploadPhotoDocument), operationName: 'UploadPhoto', variables: { chatId, file: null, viewOnce } }))
+  // The id beside the text, as the client sends it: a server with TRUSTED_DOCUMENTS runs the id.
+  const sha256Hash = documentIdOf(UploadPhotoDocument)?.replace(/^sha256:/, '')
+  const extensions = sha256Hash && { persistedQuery: { version: 1, sha256Hash } }
+  form.set('operations', JSON.stringify({ query: print(UploadPhotoDocument), operationName: 'UploadPhoto', variables: { chatId, file: null, viewOnce }, extensions }))
   form.set('map', JSON.stringify({ 0: ['variables.file'] }))
   form.set('0', file, file.name)
   let response: Response
