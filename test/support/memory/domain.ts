@@ -1,3 +1,4 @@
+import { InMemoryRateLimiter } from '../../../src/infra/rate-limit/in-memory.js'
 import { ChatAccess } from '../../../src/domain/chats/chat-access.js'
 import { ChatIds } from '../../../src/domain/chats/chat-ids.js'
 import { ChatCloser } from '../../../src/domain/chats/closing.js'
@@ -21,7 +22,6 @@ import { InMemoryPresenceStore } from '../../../src/infra/presence/in-memory.js'
 import { InMemoryChatStore } from './chat-store.js'
 import { FakeClock } from './fake-clock.js'
 import { InMemoryPostStore } from './post-store.js'
-import { MapRateLimiter } from './rate-limiter.js'
 
 const unlimited = { perSecond: 1_000_000, burst: 1_000_000 }
 const RATES: Rates = {
@@ -81,7 +81,8 @@ export function domainOnMemory(options: DomainOptions = {}) {
   const postStore = new InMemoryPostStore()
   const events = new InProcessEventBus()
   const secret = 'unit-test-secret-that-is-long-enough'
-  const limits = new RateLimits(new MapRateLimiter(() => clock.now()), RATES)
+  const limiter = new InMemoryRateLimiter(() => clock.now())
+  const limits = new RateLimits(limiter, RATES)
   const typing = new TypingTracker(events, clock, 6_000)
   const presence = new PresenceTracker({ presence: new InMemoryPresenceStore(), events, clock }, options.presenceTtlMs ?? 20_000)
   const posts = new PostService({ posts: postStore, clock, limits, maxBodyLength: 2_000, idSecret: secret })
@@ -135,6 +136,7 @@ export function domainOnMemory(options: DomainOptions = {}) {
       return services.starts.startChat(starter, post.id, undefined)
     },
     close() {
+      limiter.close()
       typing.close()
       presence.close()
       services.live.close()

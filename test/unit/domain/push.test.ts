@@ -17,7 +17,7 @@ import { PushWorker } from '../../../src/domain/push/push-worker.js'
 import { RateLimits } from '../../../src/domain/rate-limits.js'
 import { domainOnMemory } from '../../support/memory/domain.js'
 import { FakeClock } from '../../support/memory/fake-clock.js'
-import { MapRateLimiter } from '../../support/memory/rate-limiter.js'
+import { InMemoryRateLimiter } from '../../../src/infra/rate-limit/in-memory.js'
 
 /** A provider that answers what it is told and keeps what it was sent (pure logic: the real ones are in test/push.test.ts). */
 class ScriptedProvider implements PushProvider {
@@ -56,7 +56,7 @@ const WINDOW_MS = 5_000
  */
 function setUp({ decisionMs = [] }: { decisionMs?: number[] } = {}) {
   const domain = domainOnMemory()
-  const limiter = new MapRateLimiter(() => domain.clock.now())
+  const limiter = new InMemoryRateLimiter(() => domain.clock.now())
   const gate: RateLimiter = {
     async take(key, rate, cost) {
       const ms = decisionMs.shift() ?? 0
@@ -250,7 +250,7 @@ describe('registerDevice', () => {
     const service = new DeviceService({
       devices,
       hosts: new PushHostAllowList(push.allowedHosts),
-      limits: new RateLimits(new MapRateLimiter(() => clock.now()), DEFAULT_RATES),
+      limits: new RateLimits(new InMemoryRateLimiter(() => clock.now()), DEFAULT_RATES),
       clock,
       idSecret: 'unit-test-secret-that-is-long-enough',
       platforms: new Set<DevicePlatform>(['APNS', 'FCM', 'WEB_PUSH']),
