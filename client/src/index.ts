@@ -4,7 +4,7 @@ export { chatStream, isPermanentError, type ChatEvent, type ChatStream, type Cha
 export { typing, type TypingIndicator, type TypingOptions } from './typing.js'
 export { HushError } from './errors.js'
 export { backoff, defaultShouldRetry, HushTokenError, RETRYABLE_CLOSE_CODES, type BackoffOptions } from './retry.js'
-export { documentIdOf, type PersistedDocumentsMode, type VariablesArg } from './documents.js'
+export { documentIdOf, payloadOf, type OperationPayload, type PersistedDocumentsMode, type VariablesArg } from './documents.js'
 export type { FetchLike } from './http.js'
 // The typed documents of operations/*.graphql (written by `npm run codegen`).
 export * from './generated/graphql.js'

@@ -1,5 +1,4 @@
-import { documentIdOf, HushError, UploadPhotoDocument, type UploadPhotoMutation } from '@hush/client'
-import { print } from 'graphql'
+import { HushError, payloadOf, UploadPhotoDocument, type UploadPhotoMutation } from '@hush/client'
 import { GRAPHQL_URL, type Session } from './session.js'
 
 export type UploadedPhoto = UploadPhotoMutation['uploadPhoto']
@@ -10,10 +9,10 @@ export type UploadedPhoto = UploadPhotoMutation['uploadPhoto']
  */
 export async function uploadPhoto(session: Session, chatId: string, file: File, viewOnce: boolean): Promise<UploadedPhoto> {
   const form = new FormData()
-  // The id beside the text, as the client sends it: a server with TRUSTED_DOCUMENTS runs the id.
-  const sha256Hash = documentIdOf(UploadPhotoDocument)?.replace(/^sha256:/, '')
-  const extensions = sha256Hash && { persistedQuery: { version: 1, sha256Hash } }
-  form.set('operations', JSON.stringify({ query: print(UploadPhotoDocument), operationName: 'UploadPhoto', variables: { chatId, file: null, viewOnce }, extensions }))
+  // As the session's client sends every other operation (the text, with the id beside it); the
+  // file's variable is null, its bytes the part that `map` names (GraphQL multipart request).
+  const operation = { ...payloadOf(UploadPhotoDocument, undefined, 'with-text'), variables: { chatId, file: null, viewOnce } }
+  form.set('operations', JSON.stringify(operation))
   form.set('map', JSON.stringify({ 0: ['variables.file'] }))
   form.set('0', file, file.name)
   let response: Response
