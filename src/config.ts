@@ -88,6 +88,8 @@ export interface Config {
     table: string
     /** Create the table (with indexes, TTL and stream) when missing; off in production. */
     createTable: boolean
+    /** Send the connect and catch-up reads on the lean path (src/infra/dynamodb/lean-reads.ts), not the AWS SDK's stack. */
+    leanReads: boolean
   }
   /** Unset (and no cluster): events stay in this process. */
   redisUrl: string | undefined
@@ -273,6 +275,7 @@ function readDynamoDb(read: Reader): Config['dynamodb'] {
     region: read.string('AWS_REGION') ?? read.string('DYNAMODB_REGION'),
     table: read.string('DYNAMODB_TABLE', 'hush'),
     createTable: read.bool('DYNAMODB_CREATE_TABLE', true),
+    leanReads: read.bool('DYNAMODB_LEAN_READS', true),
   }
 }
 

@@ -40,7 +40,10 @@ export async function openStorage(config: Config, logger: Logger, lifecycle: Lif
     lifecycle.onStop(() => embedded.stop())
     endpoint = embedded.endpoint
   }
-  const clients = createDynamoClients(endpoint, config.dynamodb.region, { onRequest: metrics && ((...args) => metrics.dynamodbRequest(...args)) })
+  const clients = createDynamoClients(endpoint, config.dynamodb.region, {
+    leanReads: config.dynamodb.leanReads,
+    onRequest: metrics && ((...args) => metrics.dynamodbRequest(...args)),
+  })
   lifecycle.onStop(() => clients.destroy())
   const { table: tableName } = config.dynamodb
   if (config.dynamodb.createTable) await ensureTable(clients.client, tableName)

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
     expect(config.chatTtlSeconds).toBe(86_400)
     expect(config.dynamodb.table).toBe('hush')
     expect(config.dynamodb.createTable).toBe(true)
+    expect(config.dynamodb.leanReads).toBe(true)
     expect(config.redisUrl).toBeUndefined()
     expect(usesEmbeddedDynamoDb(config)).toBe(true)
     expect(config.limits).toEqual({
@@ -92,6 +93,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       AWS_REGION: 'eu-west-1',
       DYNAMODB_CREATE_TABLE: 'false',
+      DYNAMODB_LEAN_READS: 'off',
       REDIS_URL: 'redis://cache:6379',
       JWT_SECRET: 's'.repeat(32),
       ID_SECRET: 'i'.repeat(32),
@@ -99,6 +101,7 @@ describe('loadConfig', () => {
     })
     expect(usesEmbeddedDynamoDb(config)).toBe(false)
     expect(config.dynamodb.createTable).toBe(false)
+    expect(config.dynamodb.leanReads).toBe(false)
     expect(config.chatTtlSeconds).toBe(5)
   })
 

@@ -3,6 +3,7 @@ import https from 'node:https'
 import { DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { capacityOf, LeanReads, withLeanReads } from './lean-reads.js'
 
 /** DynamoDB Local accepts any letters-and-digits credentials but needs some; a fixed pair keeps its data in one file. */
 export const localCredentials = { accessKeyId: 'hushlocal', secretAccessKey: 'hushlocal' }
@@ -41,6 +42,8 @@ export interface DynamoClients {
 export interface DynamoClientOptions {
   /** The main client's pool size. Default DYNAMODB_MAX_SOCKETS. */
   maxSockets?: number
+  /** The document client's GetItem, BatchGetItem and Query on the lean path (lean-reads.ts). Default true. */
+  leanReads?: boolean
   /**
    * Called after each request of the main client: its command (GetItem …), outcome (ok or the
    * error's name), duration and the capacity units DynamoDB reported, when it was asked to.
@@ -70,13 +73,24 @@ export function createDynamoClients(endpoint: string | undefined, region: string
     // Without throwOnRequestTimeout the SDK only logs a request past its requestTimeout.
     requestHandler: { ...probe, connectionTimeout: PROBE_CONNECTION_TIMEOUT_MS, requestTimeout: PROBE_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
   })
-  const documentClient = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true },
-  })
-
   // Any HTTP answer below 500, an error one included (a failed condition, a throttle), proves
   // DynamoDB reachable and serving.
   let lastAnswerAt = -Infinity
+  const lean = new LeanReads({
+    client,
+    endpoint,
+    agents: main,
+    removeUndefinedValues: true,
+    hooks: {
+      onAnswer: (status) => {
+        if (status < 500) lastAnswerAt = performance.now()
+      },
+      onRequest: options.onRequest,
+    },
+  })
+  const sdkDocumentClient = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
+  const documentClient = options.leanReads === false ? sdkDocumentClient : withLeanReads(sdkDocumentClient, lean)
+
   client.middlewareStack.add(
     (next) => async (args) => {
       try {
@@ -142,11 +156,4 @@ function observeRequests(client: DynamoDBClient, onRequest: NonNullable<DynamoCl
     },
     { step: 'initialize', name: 'hushObserveRequest' },
   )
-}
-
-/** The capacity units an answer reports (one entry, or one per table of a batch or transaction). */
-function capacityOf(output: unknown): number | undefined {
-  const consumed = (output as { ConsumedCapacity?: { CapacityUnits?: number } | Array<{ CapacityUnits?: number }> } | undefined)?.ConsumedCapacity
-  if (consumed === undefined) return undefined
-  return (Array.isArray(consumed) ? consumed : [consumed]).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0)
 }
