@@ -44,7 +44,7 @@ const options: Options = parsed
 
 /** Which targets each group of scenarios compares (of those selected). */
 const MEMORY_TARGETS: Target[] = ['floor', 'peer', 'hush', 'hush-graphql-ws']
-const SOCKET_TARGETS: Target[] = ['floor', 'peer', 'hush', 'hush-graphql-ws']
+const SOCKET_TARGETS: Target[] = ['floor', 'peer', 'hush', 'hush-graphql-ws', 'hush-sdk-reads']
 const HTTP_TARGETS: Target[] = ['floor', 'peer', 'hush', 'hush-yoga-jit']
 
 /** Installed versions of what the comparisons involve (bench/results and the decision records cite them). */

@@ -7,10 +7,13 @@
  *
  * Nothing here builds a key: every request is built by DynamoChatStore (liveChatIds, getChats,
  * getChat) on a document client that records what it is asked to send, before the clock starts;
- * the timed loop only sends them, through the AWS SDK document client Hush uses, to the items the
- * reconnect test's users have (their chats were started through Hush's API).
+ * the timed loop only sends them, to the items the reconnect test's users have (their chats were
+ * started through Hush's API), through the document client Hush uses (`client: 'hush'`: its reads
+ * on the lean path, src/infra/dynamodb/lean-reads.ts) or through the plain AWS SDK document client
+ * (`client: 'sdk'`), the alternative that path replaced.
  */
 import { DynamoChatStore } from '../../src/infra/dynamodb/chat-store.js'
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { createDynamoClients } from '../../src/infra/dynamodb/client.js'
 import { createEntities } from '../../src/infra/dynamodb/entities.js'
 import { createHushTable } from '../../src/infra/dynamodb/table.js'
@@ -23,6 +26,8 @@ export interface DdbConnectJob {
   table: string
   users: Array<{ userId: string; chatId: string }>
   concurrency: number
+  /** The document client Hush uses, or the plain AWS SDK one. */
+  client: 'hush' | 'sdk'
 }
 
 export interface DdbConnectResult {
@@ -70,8 +75,10 @@ export async function ddbAloneConnect(job: DdbConnectJob): Promise<DdbConnectRes
   const real = createDynamoClients(job.endpoint, 'us-east-1')
   try {
     const prepared = await recordReads(job.table, job.users)
+    const documentClient =
+      job.client === 'hush' ? real.documentClient : DynamoDBDocumentClient.from(real.client, { marshallOptions: { removeUndefinedValues: true } })
     const send = async (commands: Command[]) => {
-      for (const command of commands) await real.documentClient.send(command)
+      for (const command of commands) await documentClient.send(command)
     }
     // A warm-up pass (reads are repeatable), so the SDK's code and DynamoDB Local's connections are
     // as warm as they are in a Hush server that connected these users before.
@@ -114,7 +121,6 @@ export async function ddbAloneConnect(job: DdbConnectJob): Promise<DdbConnectRes
       loadgenCpuMs: round((used.user + used.system) / 1000),
     }
   } finally {
-    real.client.destroy()
-    real.streamsClient.destroy()
+    real.destroy()
   }
 }

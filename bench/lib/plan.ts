@@ -1,5 +1,5 @@
 /** Command-line options and the plan of a run (quick or full). */
-import { TARGETS, type Target } from './targets.js'
+import { DEFAULT_TARGETS, TARGETS, type Target } from './targets.js'
 
 export const SCENARIOS = ['memory', 'connect', 'typing-socket', 'typing-http', 'messages', 'send-path', 'cross-process'] as const
 export type Scenario = (typeof SCENARIOS)[number]
@@ -31,7 +31,7 @@ export function parseOptions(argv: string[]): Options | { error: string } {
     if (a.startsWith('--only=') || a.startsWith('--scenarios=') || a.startsWith('--rounds=')) continue
     if (!a.startsWith('--') || !flags.has(a.slice(2))) return { error: `unknown argument ${a}` }
   }
-  const only = (option('only') ?? [...TARGETS, 'cross'].join(',')).split(',').filter(Boolean)
+  const only = (option('only') ?? [...DEFAULT_TARGETS, 'cross'].join(',')).split(',').filter(Boolean)
   for (const name of only) if (name !== 'cross' && !(TARGETS as readonly string[]).includes(name)) return { error: `unknown target ${name}` }
   const scenarios = (option('scenarios') ?? SCENARIOS.join(',')).split(',').filter(Boolean)
   for (const name of scenarios) if (!(SCENARIOS as readonly string[]).includes(name)) return { error: `unknown scenario ${name}` }

@@ -1,5 +1,5 @@
 /** Renders a run's results as terminal tables and as the README "Performance" section. */
-import { DDB_ALONE_LABEL } from '../scenarios/connect.js'
+import { DDB_ALONE_LABEL, DDB_ALONE_SDK_LABEL } from '../scenarios/connect.js'
 import { CROSS_LABELS, crossAdded } from '../scenarios/cross-process.js'
 import { CONNECTS_AT_A_TIME } from './fleet.js'
 import { kb, ms, num, spreadText, times } from './format.js'
@@ -184,9 +184,9 @@ function tables(r: Results): Table[] {
           num(runs.reduce((sum, x) => sum + x.failed, 0)),
         ]
       }).concat(
-        c.ddb.length
-          ? [[DDB_ALONE_LABEL, spreadText(spreadOf(c.ddb.map((d) => d.result.rate)), num), '', '', '', num(c.ddb.reduce((sum, d) => sum + d.result.errors, 0))]]
-          : [],
+        ([[DDB_ALONE_LABEL, c.ddb], [DDB_ALONE_SDK_LABEL, c.ddbSdk ?? []]] as const)
+          .filter(([, runs]) => runs.length > 0)
+          .map(([label, runs]) => [label, spreadText(spreadOf(runs.map((d) => d.result.rate)), num), '', '', '', num(runs.reduce((sum, d) => sum + d.result.errors, 0))]),
       ),
       note:
         'until live: from the first socket opened until every chat saw its peer\'s presence (both users subscribed; Hush targets). The floor and the peer confirm nothing: ' +
@@ -379,9 +379,12 @@ function reconnectCpuNote(c: ConnectResults): string {
   if (!hush.length || !c.ddb.length) return ''
   const median = (values: number[]) => num(spreadOf(values).median)
   const alone = c.ddb.map((d) => d.result)
+  const sdk = (c.ddbSdk ?? []).map((d) => d.result)
   return (
-    ` ${DDB_ALONE_LABEL}: per user the requests Hush's store makes for both subscriptions (${alone[0]!.requestsPerConnect} per connect), built before the clock starts, ${CONNECTS_AT_A_TIME} users at a time.` +
+    ` ${DDB_ALONE_LABEL}: per user the requests Hush's store makes for both subscriptions (${alone[0]!.requestsPerConnect} per connect), built before the clock starts, ${CONNECTS_AT_A_TIME} users at a time, through the document client Hush uses (its reads on the lean path)` +
+    (sdk.length ? `; ${DDB_ALONE_SDK_LABEL}: the same through the AWS SDK document client those reads replaced.` : '.') +
     ` CPU per connect (µs): through Hush, server ${median(hush.map((x) => x.server))} + DynamoDB Local ${median(hush.map((x) => x.dynamodbLocal))} + load generator ${median(hush.map((x) => x.loadgen))};` +
-    ` DynamoDB alone, DynamoDB Local ${median(alone.map((x) => x.cpu.dynamodbLocal))} + load generator (AWS SDK) ${median(alone.map((x) => x.cpu.loadgen))}.`
+    ` DynamoDB alone, DynamoDB Local ${median(alone.map((x) => x.cpu.dynamodbLocal))} + load generator ${median(alone.map((x) => x.cpu.loadgen))}` +
+    (sdk.length ? `; through the plain AWS SDK, DynamoDB Local ${median(sdk.map((x) => x.cpu.dynamodbLocal))} + load generator ${median(sdk.map((x) => x.cpu.loadgen))}.` : '.')
   )
 }

@@ -87,6 +87,8 @@ export interface ConnectResults {
   runs: ReconnectRun[]
   /** DynamoDB Local serving the same reads alone (bench/lib/ddb-alone-connect.ts), alternating with the targets */
   ddb: Array<{ round: number; result: DdbConnectResult & { cpu: ConnectCpu } }>
+  /** the same, sent through the plain AWS SDK document client (the alternative to Hush's lean reads); absent in older results */
+  ddbSdk?: Array<{ round: number; result: DdbConnectResult & { cpu: ConnectCpu } }>
 }
 
 /** One measured line of a live scenario: a target driven over one transport. */

@@ -7,8 +7,10 @@
  * their clock stops at the last subscribe sent, which favours them). Targets alternate, `rounds`
  * times each. With Hush among them, so does DynamoDB Local serving the same reads alone
  * (bench/lib/ddb-alone-connect.ts): where DynamoDB Local is what binds Hush's reconnects, that is
- * the rate to compare with. Every Hush and DynamoDB-alone run records the CPU each process spent
- * per connect.
+ * the rate to compare with. It runs twice per round: through the document client Hush uses (the
+ * goal's reference) and through the plain AWS SDK document client that Hush's lean reads replaced
+ * (docs/decisions/0004-lean-dynamodb-reads.md). Every Hush and DynamoDB-alone run records the CPU
+ * each process spent per connect.
  */
 import type { DdbConnectResult } from '../lib/ddb-alone-connect.js'
 import type { BenchContext } from '../lib/context.js'
@@ -25,14 +27,17 @@ export async function runConnect(ctx: BenchContext, fleet: Fleet): Promise<Conne
   const { plan } = ctx
   const targets = [...fleet.members.keys()]
   const hush = fleet.members.get('hush')
-  const out: ConnectResults = { targets, conns: plan.rateConns, sequence: [], runs: [], ddb: [] }
+  const ddbSdk: NonNullable<ConnectResults['ddbSdk']> = []
+  const out: ConnectResults = { targets, conns: plan.rateConns, sequence: [], runs: [], ddb: [], ddbSdk }
   const dynamodbCpuMs = () => dynamodbLocalCpuMs(ctx.dynamodb.endpoint)
   const sides: Array<Target | 'ddb'> = hush ? [...targets, 'ddb'] : targets
   for (const { round, side: target } of alternating(sides, plan.rounds)) {
     out.sequence.push(target)
     if (target === 'ddb') {
       await waitForQuiet(ctx, plan.quietWaitMs)
-      out.ddb.push({ round, result: await ddbAloneRun(ctx, hush!) })
+      out.ddb.push({ round, result: await ddbAloneRun(ctx, hush!, 'hush') })
+      await waitForQuiet(ctx, plan.quietWaitMs)
+      ddbSdk.push({ round, result: await ddbAloneRun(ctx, hush!, 'sdk') })
       continue
     }
     const member = fleet.members.get(target)!
@@ -59,7 +64,7 @@ const perConnect = (connects: number, cpuMs: Record<keyof ConnectCpu, number>): 
 }
 
 /** DynamoDB Local serving the reads of Hush's users' connects, as many at a time as the reconnect test opens. */
-async function ddbAloneRun(ctx: BenchContext, hush: FleetMember): Promise<DdbConnectResult & { cpu: ConnectCpu }> {
+async function ddbAloneRun(ctx: BenchContext, hush: FleetMember, client: 'hush' | 'sdk'): Promise<DdbConnectResult & { cpu: ConnectCpu }> {
   const before = await dynamodbLocalCpuMs(ctx.dynamodb.endpoint)
   const result = await hush.lg.run<DdbConnectResult>({
     type: 'ddb-connect',
@@ -67,10 +72,11 @@ async function ddbAloneRun(ctx: BenchContext, hush: FleetMember): Promise<DdbCon
     table: ctx.table,
     users: hush.users.map(({ userId, chatId }) => ({ userId, chatId })),
     concurrency: CONNECTS_AT_A_TIME,
+    client,
   })
   const cpu = perConnect(result.connects, { server: 0, dynamodbLocal: (await dynamodbLocalCpuMs(ctx.dynamodb.endpoint)) - before, loadgen: result.loadgenCpuMs })
   ctx.log(
-    `reconnect reads: DynamoDB Local alone ${result.rate}/s (${result.requestsPerConnect} requests per connect), p50 ${ms(result.latency.p50)} p99 ${ms(result.latency.p99)} ms, ` +
+    `reconnect reads (${client === 'hush' ? "Hush's document client" : 'AWS SDK document client'}): DynamoDB Local alone ${result.rate}/s (${result.requestsPerConnect} requests per connect), p50 ${ms(result.latency.p50)} p99 ${ms(result.latency.p99)} ms, ` +
       `errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ''}; CPU per connect: DynamoDB Local ${cpu.dynamodbLocal} µs, load generator ${cpu.loadgen} µs`,
   )
   return { ...result, cpu }
@@ -87,6 +93,7 @@ export function connectComparisons(c: ConnectResults): Comparison[] {
     ['hush', 'floor'],
     ['hush', 'peer'],
     ['hush', 'hush-graphql-ws'],
+    ['hush', 'hush-sdk-reads'],
     ['hush-graphql-ws', 'floor'],
     ['hush-graphql-ws', 'peer'],
   ]
@@ -116,3 +123,4 @@ export function connectComparisons(c: ConnectResults): Comparison[] {
 }
 
 export const DDB_ALONE_LABEL = 'DynamoDB Local alone (same reads)'
+export const DDB_ALONE_SDK_LABEL = 'DynamoDB Local alone, plain AWS SDK client'
