@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { afterEach, describe, expect, it, inject } from 'vitest'
+import { DynamoChatStore } from '../src/infra/dynamodb/chat-store.js'
 import { createDynamoClients, localCredentials, type DynamoClients } from '../src/infra/dynamodb/client.js'
+import { createEntities } from '../src/infra/dynamodb/entities.js'
 import { LeanReads, type LeanReadCommand } from '../src/infra/dynamodb/lean-reads.js'
-import { ensureTable } from '../src/infra/dynamodb/table.js'
+import { createHushTable, ensureTable } from '../src/infra/dynamodb/table.js'
 
 /**
  * Conformance of the lean read path (src/infra/dynamodb/lean-reads.ts) with the AWS SDK document
@@ -236,10 +238,16 @@ describe('lean DynamoDB reads', () => {
     const batch = await documentClient.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: [{ pk: 'a', sk: 'c' }, { pk: 'a', sk: 'd' }] } } }))
     expect(batch.Responses?.[table]).toHaveLength(2)
     await documentClient.send(new PutCommand({ TableName: table, Item: { pk: 'a', sk: 'e' } }))
+    // The store's reads, as dynamodb-toolbox sends them (its batch get passes empty options).
+    const store = new DynamoChatStore(createEntities(createHushTable(documentClient, table)))
+    await store.getChat('c1')
+    await store.getChats(['c1', 'c2'])
+    await store.listChatIds('u1')
 
-    expect(relay.seen.map(({ target, fromSdk }) => `${target} ${fromSdk ? 'sdk' : 'lean'}`)).toEqual(['GetItem lean', 'Query lean', 'BatchGetItem lean', 'PutItem sdk'])
+    const reads = ['GetItem', 'BatchGetItem', 'Query'].map((target) => `${target} lean`)
+    expect(relay.seen.map(({ target, fromSdk }) => `${target} ${fromSdk ? 'sdk' : 'lean'}`)).toEqual(['GetItem lean', 'Query lean', 'BatchGetItem lean', 'PutItem sdk', ...reads])
     expect(relay.seen.every((request) => request.signatureMatches)).toBe(true)
-    expect(requests).toEqual(['GetItem ok', 'Query ok', 'BatchGetItem ok', 'PutItem ok'])
+    expect(requests).toEqual(['GetItem ok', 'Query ok', 'BatchGetItem ok', 'PutItem ok', 'GetItem ok', 'BatchGetItem ok', 'Query ok'])
   })
 
   it('leaves a read to the SDK when it is sent with options (an abort signal) or the lean path is switched off', async () => {

@@ -290,8 +290,12 @@ export function capacityOf(output: unknown): number | undefined {
 export function withLeanReads(documentClient: DynamoDBDocumentClient, lean: LeanReads): DynamoDBDocumentClient {
   const viaSdk = documentClient.send.bind(documentClient) as (command: unknown, options?: unknown) => Promise<unknown>
   const routed = Object.create(documentClient) as DynamoDBDocumentClient
-  // Options (an abort signal) are the SDK's to honour: a command sent with any goes its way.
-  const send = (command: unknown, options?: unknown) => (options === undefined && lean.accepts(command) ? lean.send(command) : viaSdk(command, options))
+  // Options (an abort signal) are the SDK's to honour: a command sent with any goes its way. An
+  // empty object is none (dynamodb-toolbox's batch get passes one).
+  const send = (command: unknown, options?: unknown) =>
+    isEmpty(options) && lean.accepts(command) ? lean.send(command) : viaSdk(command, options)
   Object.defineProperty(routed, 'send', { value: send })
   return routed
 }
+
+const isEmpty = (options: unknown): boolean => options === undefined || (typeof options === 'object' && options !== null && Object.keys(options).length === 0)
