@@ -5,7 +5,7 @@ import { CONNECTS_AT_A_TIME } from './fleet.js'
 import { kb, ms, num, spreadText, times } from './format.js'
 import type { LadderResult } from './measure.js'
 import type { ConnectResults, LiveResults, RateStep, Results } from './results.js'
-import { labelOf } from './targets.js'
+import { labelOf, type Target } from './targets.js'
 import { spreadOf } from './trials.js'
 import type { LatencySummary } from './stats.js'
 
@@ -375,7 +375,9 @@ export function renderMarkdown(r: Results): string {
 
 /** Where the CPU of a reconnect goes, Hush's against DynamoDB Local serving the same reads alone (medians). */
 function reconnectCpuNote(c: ConnectResults): string {
-  const hush = c.runs.filter((x) => x.cpu).map((x) => x.cpu!)
+  const cpuOf = (target: Target) => c.runs.filter((x) => x.target === target && x.cpu).map((x) => x.cpu!)
+  const hush = cpuOf('hush')
+  const sdkReads = cpuOf('hush-sdk-reads')
   if (!hush.length || !c.ddb.length) return ''
   const median = (values: number[]) => num(spreadOf(values).median)
   const alone = c.ddb.map((d) => d.result)
@@ -385,6 +387,9 @@ function reconnectCpuNote(c: ConnectResults): string {
     (sdk.length ? `; ${DDB_ALONE_SDK_LABEL}: the same through the AWS SDK document client those reads replaced.` : '.') +
     ` CPU per connect (µs): through Hush, server ${median(hush.map((x) => x.server))} + DynamoDB Local ${median(hush.map((x) => x.dynamodbLocal))} + load generator ${median(hush.map((x) => x.loadgen))};` +
     ` DynamoDB alone, DynamoDB Local ${median(alone.map((x) => x.cpu.dynamodbLocal))} + load generator ${median(alone.map((x) => x.cpu.loadgen))}` +
-    (sdk.length ? `; through the plain AWS SDK, DynamoDB Local ${median(sdk.map((x) => x.cpu.dynamodbLocal))} + load generator ${median(sdk.map((x) => x.cpu.loadgen))}.` : '.')
+    (sdk.length ? `; through the plain AWS SDK, DynamoDB Local ${median(sdk.map((x) => x.cpu.dynamodbLocal))} + load generator ${median(sdk.map((x) => x.cpu.loadgen))}` : '') +
+    (sdkReads.length
+      ? `; ${labelOf('hush-sdk-reads')}, server ${median(sdkReads.map((x) => x.server))} + DynamoDB Local ${median(sdkReads.map((x) => x.dynamodbLocal))} + load generator ${median(sdkReads.map((x) => x.loadgen))}.`
+      : '.')
   )
 }

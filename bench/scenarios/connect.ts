@@ -20,7 +20,7 @@ import { ms } from '../lib/format.js'
 import { profiled, serverCores, serverCpuMeter, waitForQuiet } from '../lib/measure.js'
 import type { ConnectCpu, ConnectResults } from '../lib/results.js'
 import { round, sleep } from '../lib/stats.js'
-import { labelOf, type Target } from '../lib/targets.js'
+import { isHushTarget, labelOf, type Target } from '../lib/targets.js'
 import { alternating, compare, type Comparison } from '../lib/trials.js'
 
 export async function runConnect(ctx: BenchContext, fleet: Fleet): Promise<ConnectResults> {
@@ -50,8 +50,8 @@ export async function runConnect(ctx: BenchContext, fleet: Fleet): Promise<Conne
       connectUsers(ctx, member, member.users, `reconnected (run ${round + 1} of ${plan.rounds})`),
     )
     const [serverMs, dynamodbAfter] = await Promise.all([serverCpu(), dynamodbCpuMs()])
-    const cpu = target === 'hush' ? perConnect(member.users.length, { server: serverMs, dynamodbLocal: dynamodbAfter - dynamodbBefore, loadgen: result.loadgenCpuMs }) : undefined
-    if (cpu) ctx.log(`hush: CPU per connect: server ${cpu.server} µs, DynamoDB Local ${cpu.dynamodbLocal} µs, load generator ${cpu.loadgen} µs`)
+    const cpu = isHushTarget(target) ? perConnect(member.users.length, { server: serverMs, dynamodbLocal: dynamodbAfter - dynamodbBefore, loadgen: result.loadgenCpuMs }) : undefined
+    if (cpu) ctx.log(`${target}: CPU per connect: server ${cpu.server} µs, DynamoDB Local ${cpu.dynamodbLocal} µs, load generator ${cpu.loadgen} µs`)
     out.runs.push({ round, target, result, cpu })
   }
   return out
