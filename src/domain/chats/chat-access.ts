@@ -20,6 +20,8 @@ export type Freshness = 'fresh' | 'cached' | 'recent'
 /** Chats kept in memory (a record is about 0.5 KB). */
 const CACHED_CHATS_MAX = 50_000
 const RECENT_MAX_AGE_MS = 5 * 60_000
+/** Copies of chats that expired are dropped at most this long after (a scan of the cache). */
+const PURGE_INTERVAL_MS = 60_000
 
 /** The shape of the chat ids this service makes; anything else is never read. */
 export const isChatId = (chatId: string): boolean => /^[A-Za-z0-9_-]{1,64}$/.test(chatId)
@@ -36,9 +38,23 @@ interface CachedChat {
  * this process's copy, and writes of this process leave theirs here (`remember`).
  */
 export class ChatAccess {
-  private readonly cache = new LRUCache<string, CachedChat>({ max: CACHED_CHATS_MAX })
+  /**
+   * A copy lives until its chat's expiry (a dead chat's copy only holds memory), and the least
+   * recently used go first past the bound. Bounded by size, not `max`, which would allocate every
+   * slot up front.
+   */
+  private readonly cache: LRUCache<string, CachedChat>
+  private purgedAt: number
 
-  constructor(private readonly deps: { chats: ChatStore; clock: Clock }) {}
+  constructor(private readonly deps: { chats: ChatStore; clock: Clock }) {
+    this.cache = new LRUCache({ maxSize: CACHED_CHATS_MAX, sizeCalculation: () => 1, perf: { now: () => deps.clock.now() }, ttlResolution: 0 })
+    this.purgedAt = deps.clock.now()
+  }
+
+  /** Chats this process holds a copy of. */
+  get cachedChats(): number {
+    return this.cache.size
+  }
 
   async load(viewer: Viewer, chatId: string, freshness: Freshness = 'fresh'): Promise<CallerChat | undefined> {
     if (!isChatId(chatId)) return undefined
@@ -63,7 +79,13 @@ export class ChatAccess {
 
   /** Keeps the chat as a write of this process left it. */
   remember(chat: ChatRecord): void {
-    this.cache.set(chat.chatId, { chat, refreshAt: this.refreshAt(), refreshing: false })
+    const now = this.deps.clock.now()
+    if (now - this.purgedAt >= PURGE_INTERVAL_MS) {
+      this.purgedAt = now
+      this.cache.purgeStale()
+    }
+    if (!isLive(chat, now)) return this.forget(chat.chatId)
+    this.cache.set(chat.chatId, { chat, refreshAt: this.refreshAt(), refreshing: false }, { ttl: chat.expiresAt - now })
   }
 
   /** Drops this process's copy (the chat changed in a way a cached copy must not hide). */

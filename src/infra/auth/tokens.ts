@@ -1,5 +1,6 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto'
 import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose'
+import { LRUCache } from 'lru-cache'
 import type { TokenService, Viewer } from '../../domain/ports.js'
 
 /** An outside identity provider whose tokens are accepted too. */
@@ -19,9 +20,15 @@ export interface JwtTokenServiceOptions {
   ttlSeconds: number
   /** Also accept tokens of an outside identity provider, checked against its JWKS. */
   external?: ExternalIssuer | undefined
+  /** Milliseconds of a monotonic clock, for the verified-token cache (tests); default performance.now. */
+  now?: () => number
 }
 
 const VERIFIED_TOKENS_MAX = 50_000
+/** A verified token unused this long is verified again when it comes back. */
+const VERIFIED_IDLE_MS = 10 * 60_000
+/** Tokens idle past VERIFIED_IDLE_MS are dropped at most this long after (a scan of the cache). */
+const PURGE_INTERVAL_MS = 60_000
 
 /**
  * Issues HS256 tokens for signUp and verifies them, and optionally verifies tokens of an outside
@@ -36,11 +43,18 @@ export class JwtTokenService implements TokenService {
    * Tokens already verified, by a digest of their exact text: a client presents the same token
    * on every request, and a signature check costs far more than the request it guards. The
    * digest, not the token, is kept: a token arrives as a slice of its header, which the key would
-   * keep alive (about 300 bytes per user). Bounded; an entry is only used before its `exp`.
+   * keep alive (about 300 bytes per user). Bounded, and forgotten after VERIFIED_IDLE_MS unused,
+   * so a process holds the tokens of the users who are around, not of everyone ever seen; an
+   * entry is only used before its `exp`.
    */
-  private readonly verified = new Map<string, Viewer>()
+  private readonly verified: LRUCache<string, Viewer>
+  private purgedAt: number
 
   constructor(private readonly options: JwtTokenServiceOptions) {
+    const now = options.now ?? (() => performance.now())
+    // Bounded by size, not `max`, which would allocate every slot up front.
+    this.verified = new LRUCache({ maxSize: VERIFIED_TOKENS_MAX, sizeCalculation: () => 1, ttl: VERIFIED_IDLE_MS, updateAgeOnGet: true, perf: { now }, ttlResolution: 0 })
+    this.purgedAt = now()
     this.key = createSecretKey(Buffer.from(options.secret, 'utf8'))
     this.jwks = options.external ? createRemoteJWKSet(new URL(options.external.jwksUrl)) : undefined
   }
@@ -66,10 +80,22 @@ export class JwtTokenService implements TokenService {
     }
     const viewer = await this.verifySignature(token)
     if (viewer) {
-      if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.delete(this.verified.keys().next().value!)
+      this.purgeIdle()
       this.verified.set(digest, viewer)
     }
     return viewer
+  }
+
+  /** Tokens this process remembers as verified. */
+  get verifiedTokens(): number {
+    return this.verified.size
+  }
+
+  private purgeIdle(): void {
+    const now = this.verified.perf.now()
+    if (now - this.purgedAt < PURGE_INTERVAL_MS) return
+    this.purgedAt = now
+    this.verified.purgeStale()
   }
 
   private async verifySignature(token: string): Promise<Viewer | undefined> {
