@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomBytes, type BinaryLike } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { afterEach, describe, expect, it, inject } from 'vitest'
@@ -23,20 +24,6 @@ interface Seen {
   signatureMatches: boolean
 }
 
-/** SHA-256 and HMAC-SHA256 in the shape @smithy/signature-v4 takes, from node:crypto. */
-class NodeSha256 {
-  private readonly hash
-  constructor(secret?: unknown) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret as BinaryLike)
-  }
-  update(data: unknown): void {
-    this.hash.update(data as BinaryLike)
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()))
-  }
-}
-
 /**
  * An HTTP relay in front of DynamoDB Local that checks each request's SigV4 signature against
  * what arrived, records which client sent it (the SDK sends its user agent; the lean path none),
@@ -45,7 +32,9 @@ class NodeSha256 {
 async function startRelay(upstream: URL) {
   const seen: Seen[] = []
   const faults: Array<'throttle' | 'drop'> = []
-  const verifier = new SignatureV4({ credentials: localCredentials, region: 'us-east-1', service: 'dynamodb', sha256: NodeSha256 })
+  // The SDK's own SHA-256, as a client resolves it.
+  const { sha256 } = new DynamoDBClient({ region: 'us-east-1', credentials: localCredentials }).config
+  const verifier = new SignatureV4({ credentials: localCredentials, region: 'us-east-1', service: 'dynamodb', sha256 })
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -122,14 +111,18 @@ async function tableWithItems(clients: DynamoClients): Promise<string> {
   return table
 }
 
+/** A table with items, the lean path and the SDK reference, on DynamoDB Local itself. */
+async function sidesOn(endpoint: string) {
+  const clients = clientsOn(endpoint)
+  const table = await tableWithItems(clients)
+  return { table, lean: leanOn(clients, endpoint), reference: sdkReference(clients) }
+}
+
 describe('lean DynamoDB reads', () => {
   const upstream = inject('dynamodbEndpoint')
 
   it('answers every read exactly as the AWS SDK document client does', async () => {
-    const clients = clientsOn(upstream)
-    const table = await tableWithItems(clients)
-    const lean = leanOn(clients, upstream)
-    const reference = sdkReference(clients)
+    const { table, lean, reference } = await sidesOn(upstream)
     const commands: Array<() => LeanReadCommand> = [
       () => new GetCommand({ TableName: table, Key: { pk: 'P#1', sk: 'A' }, ConsistentRead: true }),
       () => new GetCommand({ TableName: table, Key: { pk: 'P#1', sk: 'B' } }),
@@ -163,10 +156,7 @@ describe('lean DynamoDB reads', () => {
   })
 
   it('throws the errors DynamoDB answers under the names and messages the SDK gives them, without retrying them', async () => {
-    const clients = clientsOn(upstream)
-    const table = await tableWithItems(clients)
-    const lean = leanOn(clients, upstream)
-    const reference = sdkReference(clients)
+    const { table, lean, reference } = await sidesOn(upstream)
     const failing: Array<() => LeanReadCommand> = [
       () => new GetCommand({ TableName: `${table}-gone`, Key: { pk: 'x', sk: 'y' } }),
       () => new GetCommand({ TableName: table, Key: { pk: 'x' } }),

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache'
+import { BoundedCache } from '../bounded-cache.js'
 import { notFound } from '../errors.js'
 import type { ChatRecord, ChatStore, Clock, Viewer } from '../ports.js'
 import { asCallerChat, isLive, type CallerChat } from './views.js'
@@ -21,7 +21,7 @@ export type Freshness = 'fresh' | 'cached' | 'recent'
 const CACHED_CHATS_MAX = 50_000
 const RECENT_MAX_AGE_MS = 5 * 60_000
 /** Copies of chats that expired are dropped at most this long after (a scan of the cache). */
-const PURGE_INTERVAL_MS = 60_000
+const SWEEP_EVERY_MS = 60_000
 
 /** The shape of the chat ids this service makes; anything else is never read. */
 export const isChatId = (chatId: string): boolean => /^[A-Za-z0-9_-]{1,64}$/.test(chatId)
@@ -38,17 +38,11 @@ interface CachedChat {
  * this process's copy, and writes of this process leave theirs here (`remember`).
  */
 export class ChatAccess {
-  /**
-   * A copy lives until its chat's expiry (a dead chat's copy only holds memory), and the least
-   * recently used go first past the bound. Bounded by size, not `max`, which would allocate every
-   * slot up front.
-   */
-  private readonly cache: LRUCache<string, CachedChat>
-  private purgedAt: number
+  /** A copy lives until its chat's expiry (a dead chat's copy only holds memory). */
+  private readonly cache: BoundedCache<string, CachedChat>
 
   constructor(private readonly deps: { chats: ChatStore; clock: Clock }) {
-    this.cache = new LRUCache({ maxSize: CACHED_CHATS_MAX, sizeCalculation: () => 1, perf: { now: () => deps.clock.now() }, ttlResolution: 0 })
-    this.purgedAt = deps.clock.now()
+    this.cache = new BoundedCache({ maxEntries: CACHED_CHATS_MAX, now: () => deps.clock.now(), sweepEveryMs: SWEEP_EVERY_MS })
   }
 
   /** Chats this process holds a copy of. */
@@ -80,12 +74,8 @@ export class ChatAccess {
   /** Keeps the chat as a write of this process left it. */
   remember(chat: ChatRecord): void {
     const now = this.deps.clock.now()
-    if (now - this.purgedAt >= PURGE_INTERVAL_MS) {
-      this.purgedAt = now
-      this.cache.purgeStale()
-    }
     if (!isLive(chat, now)) return this.forget(chat.chatId)
-    this.cache.set(chat.chatId, { chat, refreshAt: this.refreshAt(), refreshing: false }, { ttl: chat.expiresAt - now })
+    this.cache.set(chat.chatId, { chat, refreshAt: this.refreshAt(), refreshing: false }, chat.expiresAt - now)
   }
 
   /** Drops this process's copy (the chat changed in a way a cached copy must not hide). */

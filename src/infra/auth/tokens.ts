@@ -1,6 +1,6 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto'
 import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose'
-import { LRUCache } from 'lru-cache'
+import { BoundedCache } from '../../domain/bounded-cache.js'
 import type { TokenService, Viewer } from '../../domain/ports.js'
 
 /** An outside identity provider whose tokens are accepted too. */
@@ -28,7 +28,7 @@ const VERIFIED_TOKENS_MAX = 50_000
 /** A verified token unused this long is verified again when it comes back. */
 const VERIFIED_IDLE_MS = 10 * 60_000
 /** Tokens idle past VERIFIED_IDLE_MS are dropped at most this long after (a scan of the cache). */
-const PURGE_INTERVAL_MS = 60_000
+const SWEEP_EVERY_MS = 60_000
 
 /**
  * Issues HS256 tokens for signUp and verifies them, and optionally verifies tokens of an outside
@@ -47,14 +47,11 @@ export class JwtTokenService implements TokenService {
    * so a process holds the tokens of the users who are around, not of everyone ever seen; an
    * entry is only used before its `exp`.
    */
-  private readonly verified: LRUCache<string, Viewer>
-  private purgedAt: number
+  private readonly verified: BoundedCache<string, Viewer>
 
   constructor(private readonly options: JwtTokenServiceOptions) {
     const now = options.now ?? (() => performance.now())
-    // Bounded by size, not `max`, which would allocate every slot up front.
-    this.verified = new LRUCache({ maxSize: VERIFIED_TOKENS_MAX, sizeCalculation: () => 1, ttl: VERIFIED_IDLE_MS, updateAgeOnGet: true, perf: { now }, ttlResolution: 0 })
-    this.purgedAt = now()
+    this.verified = new BoundedCache({ maxEntries: VERIFIED_TOKENS_MAX, now, ttlMs: VERIFIED_IDLE_MS, renewOnGet: true, sweepEveryMs: SWEEP_EVERY_MS })
     this.key = createSecretKey(Buffer.from(options.secret, 'utf8'))
     this.jwks = options.external ? createRemoteJWKSet(new URL(options.external.jwksUrl)) : undefined
   }
@@ -79,23 +76,13 @@ export class JwtTokenService implements TokenService {
       return undefined
     }
     const viewer = await this.verifySignature(token)
-    if (viewer) {
-      this.purgeIdle()
-      this.verified.set(digest, viewer)
-    }
+    if (viewer) this.verified.set(digest, viewer)
     return viewer
   }
 
   /** Tokens this process remembers as verified. */
   get verifiedTokens(): number {
     return this.verified.size
-  }
-
-  private purgeIdle(): void {
-    const now = this.verified.perf.now()
-    if (now - this.purgedAt < PURGE_INTERVAL_MS) return
-    this.purgedAt = now
-    this.verified.purgeStale()
   }
 
   private async verifySignature(token: string): Promise<Viewer | undefined> {

@@ -76,30 +76,21 @@ export function createDynamoClients(endpoint: string | undefined, region: string
   // Any HTTP answer below 500, an error one included (a failed condition, a throttle), proves
   // DynamoDB reachable and serving.
   let lastAnswerAt = -Infinity
-  const lean = new LeanReads({
-    client,
-    endpoint,
-    agents: main,
-    removeUndefinedValues: true,
-    hooks: {
-      onAnswer: (status) => {
-        if (status < 500) lastAnswerAt = performance.now()
-      },
-      onRequest: options.onRequest,
-    },
-  })
+  const answered = (status: number | undefined) => {
+    if (status !== undefined && status < 500) lastAnswerAt = performance.now()
+  }
   const sdkDocumentClient = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
-  const documentClient = options.leanReads === false ? sdkDocumentClient : withLeanReads(sdkDocumentClient, lean)
+  const lean = options.leanReads !== false && new LeanReads({ client, endpoint, agents: main, removeUndefinedValues: true, hooks: { onAnswer: answered, onRequest: options.onRequest } })
+  const documentClient = lean ? withLeanReads(sdkDocumentClient, lean) : sdkDocumentClient
 
   client.middlewareStack.add(
     (next) => async (args) => {
       try {
         const result = await next(args)
-        lastAnswerAt = performance.now()
+        answered(200)
         return result
       } catch (error) {
-        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
-        if (status !== undefined && status < 500) lastAnswerAt = performance.now()
+        answered((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode)
         throw error
       }
     },

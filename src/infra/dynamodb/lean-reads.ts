@@ -70,7 +70,9 @@ export class LeanReads {
   private readonly signer: SignatureV4
   private readonly config: DynamoDBClient['config']
   private readonly marshallOptions: { removeUndefinedValues: boolean }
+  /** Resolved on the first request, then kept: both stay the same for the client's life. */
   private url: URL | undefined
+  private retryStrategy: Awaited<ReturnType<DynamoDBClient['config']['retryStrategy']>> | undefined
 
   constructor(private readonly setup: LeanReadSetup) {
     this.config = setup.client.config
@@ -106,7 +108,7 @@ export class LeanReads {
 
   /** The SDK's retry loop: its strategy decides whether and when, from its own classification. */
   private async withRetries(target: string, body: string): Promise<{ output: AttributeMap; $metadata: ResponseMetadata }> {
-    const strategy = await this.config.retryStrategy()
+    const strategy = (this.retryStrategy ??= await this.config.retryStrategy())
     if (!('acquireInitialRetryToken' in strategy)) throw new Error('The DynamoDB client has no RetryStrategyV2')
     let token = await strategy.acquireInitialRetryToken('dynamodb')
     let totalRetryDelay = 0
