@@ -22,7 +22,7 @@ import { launchDynamoDbLocal } from '../src/infra/dynamodb/launcher.js'
 import { createHushTable, ensureTable } from '../src/infra/dynamodb/table.js'
 import type { ChatParticipant, ChatRecord } from '../src/domain/ports.js'
 import { GetItemCommand } from 'dynamodb-toolbox/entity/actions/get'
-import { ROOT } from './lib/procs.js'
+import { ROOT, runToExit } from './lib/procs.js'
 
 const READS = Number(process.env.READS ?? 3_000)
 const CONCURRENCY = 10
@@ -104,10 +104,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error)
-    process.exit(1)
-  },
-)
+runToExit(main)

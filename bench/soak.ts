@@ -36,7 +36,7 @@ import {
   type ChatEventsSubscription,
 } from '../test/generated/graphql.js'
 import { drawSoakChart } from './lib/soak-chart.js'
-import { buildForBench, ROOT, startOwnRedis, startServer, type ServerProc } from './lib/procs.js'
+import { buildForBench, ROOT, runToExit, startOwnRedis, startServer, type ServerProc } from './lib/procs.js'
 import { sleep } from './lib/stats.js'
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 60)
@@ -241,10 +241,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error)
-    process.exit(1)
-  },
-)
+runToExit(main)

@@ -26,6 +26,20 @@ export function buildForBench(): void {
 /** Where a script of this repository (relative to ROOT) is in the compiled tree. */
 const built = (script: string) => `${BUILD_DIR}/${script.replace(/\.ts$/, '.js')}`
 
+/**
+ * Runs a standalone bench script's `main` and exits with its outcome: the DynamoDB clients'
+ * keep-alive sockets and the children's handles would otherwise keep the process alive after it.
+ */
+export function runToExit(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error)
+      process.exit(1)
+    },
+  )
+}
+
 /** Every child this run started, so that an interrupted run still ends them (by pid, one by one). */
 const children = new Set<ChildProcess>()
 
