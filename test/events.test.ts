@@ -59,19 +59,19 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
   it('tells its observer of each event it receives once, by kind, however many listen to the topic', async () => {
     const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
     const heard: number[] = []
-    const unsubscribes = await Promise.all([1, 2, 3].map((n) => bus.subscribe(topic, () => heard.push(n))))
+    const subscriptions = await Promise.all([1, 2, 3].map((n) => bus.subscribe(topic, { hear: () => heard.push(n) })))
     observed.length = 0
     await bus.publish(topic, typing(1))
     await waitFor(() => heard.length === 3)
     await sleep(50)
     expect(observed).toEqual(['typing'])
-    for (const unsubscribe of unsubscribes) await unsubscribe()
+    for (const subscription of subscriptions) await subscription.unsubscribe()
   })
 
   it('delivers events of a topic to its subscribers in publish order, as plain JSON copies', async () => {
     const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
     const received: unknown[] = []
-    const unsubscribe = await bus.subscribe(topic, (event) => received.push(event))
+    const subscription = await bus.subscribe(topic, { hear: (event) => received.push(event) })
     const sent = typing(1)
     await bus.publish(topic, sent)
     for (let n = 2; n <= 50; n++) await bus.publish(topic, typing(n))
@@ -79,7 +79,7 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     expect(received.map(numberOf)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
     expect(received[0]).toEqual(sent)
     expect(received[0]).not.toBe(sent)
-    await unsubscribe()
+    await subscription.unsubscribe()
   })
 
   it('keeps topics apart: a chat channel never hears a user channel or another chat', async () => {
@@ -87,14 +87,14 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     const otherChat = topics.chat(`c${randomBytes(4).toString('hex')}`)
     const user = topics.user(`u${randomBytes(4).toString('hex')}`)
     const heard: string[] = []
-    const unsubscribe = await bus.subscribe(chat, (event) => heard.push(event.chatId))
+    const subscription = await bus.subscribe(chat, { hear: (event) => heard.push(event.chatId) })
     await bus.publish(otherChat, typing(1, 'other chat'))
     await bus.publish(user, joined('user'))
     await bus.publish(chat, typing(1, 'chat'))
     await waitFor(() => heard.length >= 1)
     await settle()
     expect(heard).toEqual(['chat'])
-    await unsubscribe()
+    await subscription.unsubscribe()
   })
 
   it('fans out to every subscriber of a topic and stops delivering after unsubscribe', async () => {
@@ -102,18 +102,18 @@ describe.each(adapters)('EventBus contract: $name', (adapter) => {
     const first: unknown[] = []
     const second: unknown[] = []
     const before = bus.activeTopics()
-    const stopFirst = await bus.subscribe(topic, (event) => first.push(event))
-    const stopSecond = await bus.subscribe(topic, (event) => second.push(event))
+    const firstSubscription = await bus.subscribe(topic, { hear: (event) => first.push(event) })
+    const secondSubscription = await bus.subscribe(topic, { hear: (event) => second.push(event) })
     expect(bus.activeTopics()).toBe(before + 1)
     await bus.publish(topic, joined('n1'))
     await waitFor(() => first.length === 1 && second.length === 1)
-    await stopFirst()
+    await firstSubscription.unsubscribe()
     await bus.publish(topic, joined('n2'))
     await waitFor(() => second.length === 2)
     await settle()
     expect(first).toHaveLength(1)
-    await stopSecond()
-    await stopSecond()
+    await secondSubscription.unsubscribe()
+    await secondSubscription.unsubscribe()
     expect(bus.activeTopics()).toBe(before)
     await bus.publish(topic, joined('n3'))
     await settle()
@@ -131,11 +131,11 @@ describe('Redis adapter', () => {
     try {
       const topic = topics.chat(`c${randomBytes(4).toString('hex')}`)
       const numsub = async () => Number((await admin.pubsub('NUMSUB', prefix + topic))[1])
-      const stops = await Promise.all(Array.from({ length: 10 }, () => bus.subscribe(topic, () => {})))
+      const stops = await Promise.all(Array.from({ length: 10 }, () => bus.subscribe(topic, { hear: () => {} })))
       expect(await numsub()).toBe(1)
-      for (const stop of stops.slice(1)) await stop()
+      for (const stop of stops.slice(1)) await stop.unsubscribe()
       expect(await numsub()).toBe(1)
-      await stops[0]!()
+      await stops[0]!.unsubscribe()
       await waitFor(() => bus.activeTopics() === 0)
       await settle()
       expect(await numsub()).toBe(0)

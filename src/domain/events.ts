@@ -52,9 +52,19 @@ export const topics = {
   user: (userId: string): UserTopic => `user:${userId}`,
 }
 
-export type EventListener<E = unknown> = (event: E) => void
+/**
+ * Who hears a topic's events: an object rather than a function, so that a stream is its own
+ * listener and holds no closure (and closure context) per channel it follows.
+ */
+export interface EventListener<E = unknown> {
+  hear(event: E): void
+}
 
-export type Unsubscribe = () => Promise<void>
+/** One subscribe call's hold on its topic. */
+export interface BusSubscription {
+  /** Stops the calls to its listener (the topic goes with its last subscription); later calls do nothing. */
+  unsubscribe(): Promise<void>
+}
 
 /**
  * Carries events between server processes. `subscribe` resolves once the subscription is live, so
@@ -65,7 +75,7 @@ export type Unsubscribe = () => Promise<void>
  */
 export interface EventBus {
   publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void>
-  subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe>
+  subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<BusSubscription>
   /**
    * Calls `listener` whenever events may have been lost for this process's subscribers (the bus
    * was cut off from its broker and is back), so that they reconcile with the store at once

@@ -3,7 +3,7 @@ import type { ReceiptService } from '../chats/receipts.js'
 import { other, toMessageView, type CallerChat } from '../chats/views.js'
 import { notFound } from '../errors.js'
 import { EventQueue, type QueueBudget, type QueueOwner } from '../event-queue.js'
-import { topics, type ChatCloseReason, type EventBus, type Unsubscribe } from '../events.js'
+import { topics, type BusSubscription, type ChatBusEvent, type ChatCloseReason, type EventBus, type EventListener } from '../events.js'
 import type { ChatStatus, ChatStore, Clock, MessageRecord, Viewer } from '../ports.js'
 import { DeliveryReceipts, type SharedDelivery } from './delivery.js'
 import { StreamInbox, type ChatTask } from './inbox.js'
@@ -20,6 +20,8 @@ export interface ChatStreamDeps {
   presence: PresenceTracker
   typing: TypingTracker
   clock: Clock
+  /** Told once when a stream ended (or never opened); one function for all streams, not a closure each. */
+  streamClosed: (stream: ChatStream) => void
 }
 
 /** Stored messages read per query while replaying. */
@@ -64,11 +66,11 @@ class KnownMarks {
  * order (a message may first need a read of the ones it skipped), into a queue whose unread events
  * count against the subscriber's byte budget.
  */
-export class ChatStream implements QueueOwner {
+export class ChatStream implements QueueOwner, EventListener<ChatBusEvent> {
   readonly queue: EventQueue<ChatEventView>
   private readonly inbox = new StreamInbox(INBOX_MAX)
   private pumping = false
-  private unsubscribe: Unsubscribe | undefined
+  private subscription: BusSubscription | undefined
   private closed = false
   private status: ChatStatus = 'ACTIVE'
   /** Seq of the last message pushed to the client. */
@@ -78,8 +80,12 @@ export class ChatStream implements QueueOwner {
   private expiryPending = false
   private readonly marks = new KnownMarks()
   private delivery: DeliveryReceipts | undefined
-  private readonly peerTyping: Throttle<boolean>
-  private readonly peerPresent: Throttle<boolean>
+  /**
+   * The peer's typing and presence as told to the client, each made on its first event, so that a
+   * stream that never hears one (an idle chat) does not hold it.
+   */
+  private peerTyping: Throttle<boolean, ChatStream> | undefined
+  private peerPresent: Throttle<boolean, ChatStream> | undefined
 
   constructor(
     private readonly deps: ChatStreamDeps,
@@ -88,11 +94,8 @@ export class ChatStream implements QueueOwner {
     private readonly afterSeq: number | undefined,
     private readonly shared: SharedDelivery,
     budget: QueueBudget,
-    private readonly onClosed: (stream: ChatStream) => void,
   ) {
     this.queue = new EventQueue<ChatEventView>(this, budget, sizeOfEvent)
-    this.peerTyping = new Throttle(deps.clock, TYPING_INTERVAL_MS, (typing) => this.queue.push({ kind: 'typing', chatId, typing }))
-    this.peerPresent = new Throttle(deps.clock, PRESENCE_INTERVAL_MS, (peerPresent) => this.queue.push({ kind: 'presence', chatId, peerPresent }))
   }
 
   get delivered(): SharedDelivery {
@@ -107,12 +110,12 @@ export class ChatStream implements QueueOwner {
   async open(): Promise<void> {
     const { events, access, presence } = this.deps
     const { chatId, viewer } = this
-    this.unsubscribe = await events.subscribe(topics.chat(chatId), (event) => this.enqueue(event))
+    this.subscription = await events.subscribe(topics.chat(chatId), this)
     let found: CallerChat | undefined
     try {
       found = await access.load(viewer, chatId)
     } finally {
-      if (!found) await this.unsubscribe()
+      if (!found) await this.subscription.unsubscribe()
     }
     if (!found) throw notFound('Chat')
     const { chat, side } = found
@@ -122,6 +125,11 @@ export class ChatStream implements QueueOwner {
     this.inbox.pushFirst({ kind: 'replay', throughSeq: chat.lastSeq })
     await presence.join(chatId, viewer.userId)
     void this.pump()
+  }
+
+  /** An event of the chat's channel. */
+  hear(event: ChatBusEvent): void {
+    this.enqueue(event)
   }
 
   /** Events may have been lost (the bus reconnected): catch up from the store. */
@@ -170,7 +178,7 @@ export class ChatStream implements QueueOwner {
         this.expiresAt = Math.max(this.expiresAt, task.expiresAt)
         return
       case 'typing':
-        if (task.userId !== viewer.userId) this.peerTyping.set(task.typing)
+        if (task.userId !== viewer.userId) this.typingThrottle().set(task.typing)
         return
       case 'receipt':
         if (task.userId === viewer.userId) {
@@ -179,7 +187,7 @@ export class ChatStream implements QueueOwner {
         } else this.raisePeerMarks(task.deliveredSeq, task.readSeq)
         return
       case 'presence':
-        if (task.userId !== viewer.userId) this.peerPresent.set(task.present)
+        if (task.userId !== viewer.userId) this.presenceThrottle().set(task.present)
         return
       case 'closed':
         return this.end(task.reason)
@@ -246,7 +254,8 @@ export class ChatStream implements QueueOwner {
     if (message.seq <= this.lastDelivered) return
     const fromPeer = message.senderId !== this.viewer.userId
     // A message of the peer ends its typing; the typist's process sends no event for that.
-    if (fromPeer) {
+    // (Without a throttle yet, the client was never told the peer types.)
+    if (fromPeer && this.peerTyping) {
       if (this.peerTyping.current) this.queue.push({ kind: 'typing', chatId: this.chatId, typing: false })
       this.peerTyping.reset(false)
     }
@@ -268,6 +277,15 @@ export class ChatStream implements QueueOwner {
     }
   }
 
+  /** The client starts out told that the peer is not typing. */
+  private typingThrottle(): Throttle<boolean, ChatStream> {
+    return (this.peerTyping ??= new Throttle<boolean, ChatStream>(this.deps.clock, TYPING_INTERVAL_MS, pushTyping, this, false))
+  }
+
+  private presenceThrottle(): Throttle<boolean, ChatStream> {
+    return (this.peerPresent ??= new Throttle<boolean, ChatStream>(this.deps.clock, PRESENCE_INTERVAL_MS, pushPresence, this))
+  }
+
   private end(reason: ChatCloseReason): void {
     this.queue.push({ kind: 'closed', chatId: this.chatId, reason })
     this.queue.end()
@@ -280,15 +298,18 @@ export class ChatStream implements QueueOwner {
   private async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.onClosed(this)
-    this.peerTyping.close()
-    this.peerPresent.close()
+    this.deps.streamClosed(this)
+    this.peerTyping?.close()
+    this.peerPresent?.close()
     this.delivery?.close()
     const { typing, presence } = this.deps
     const { chatId, viewer } = this
-    await this.unsubscribe?.()
+    await this.subscription?.unsubscribe()
     await typing.stop(chatId, viewer.userId)
     // Only a stream that opened joined.
     if (this.delivery) await presence.leave(chatId, viewer.userId)
   }
 }
+
+const pushTyping = (stream: ChatStream, typing: boolean) => stream.queue.push({ kind: 'typing', chatId: stream.chatId, typing })
+const pushPresence = (stream: ChatStream, peerPresent: boolean) => stream.queue.push({ kind: 'presence', chatId: stream.chatId, peerPresent })

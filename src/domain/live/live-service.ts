@@ -6,9 +6,9 @@ import { badInput, DomainError } from '../errors.js'
 import { ByteBudget, type QueueBudget } from '../event-queue.js'
 import type { EventBus } from '../events.js'
 import type { Cancel, ChatStore, Clock, Viewer } from '../ports.js'
-import { ChatStream } from './chat-stream.js'
+import { ChatStream, type ChatStreamDeps } from './chat-stream.js'
 import type { SharedDelivery } from './delivery.js'
-import { NotificationStream } from './notification-stream.js'
+import { NotificationStream, type NotificationStreamDeps } from './notification-stream.js'
 import type { OnlineTracker } from '../push/online.js'
 import type { PresenceTracker } from './presence.js'
 import type { TypingTracker } from './typing.js'
@@ -42,8 +42,13 @@ export class LiveService {
   private readonly notificationStreams = new Set<NotificationStream>()
   /** Delivery marks per chat and user, shared by the user's streams of the chat in this process. */
   private readonly deliveries = new Map<string, SharedDelivery>()
+  /** What every stream gets, with the one callback each calls when it ends. */
+  private readonly chatStreamDeps: ChatStreamDeps
+  private readonly notificationStreamDeps: NotificationStreamDeps
 
   constructor(private readonly deps: LiveServiceOptions) {
+    this.chatStreamDeps = { ...deps, streamClosed: (stream) => this.chatStreamClosed(stream) }
+    this.notificationStreamDeps = { ...deps, streamClosed: (stream) => this.notificationStreamClosed(stream) }
     // One timer for every open stream's expiry, rather than one per stream.
     this.timers = [deps.clock.every(EXPIRY_CHECK_MS, () => this.checkExpiries()), deps.events.onGap(() => this.resyncAll())]
   }
@@ -68,9 +73,7 @@ export class LiveService {
     let shared = this.deliveries.get(key)
     if (!shared) this.deliveries.set(key, (shared = { streams: 0, sent: 0, stored: 0 }))
     shared.streams++
-    const stream = new ChatStream(this.deps, viewer, chatId, afterSeq ?? undefined, shared, budget ?? this.ownBudget(), (closed) =>
-      this.chatStreamClosed(closed),
-    )
+    const stream = new ChatStream(this.chatStreamDeps, viewer, chatId, afterSeq ?? undefined, shared, budget ?? this.ownBudget())
     try {
       await stream.open()
     } catch (error) {
@@ -85,13 +88,7 @@ export class LiveService {
   async notifications(viewer: Viewer, budget?: QueueBudget): Promise<AsyncIterableIterator<NotificationView>> {
     // Online before the subscription answers, so no push follows a subscribe.
     await this.deps.online.join(viewer.userId)
-    let closed = false
-    const stream = new NotificationStream(this.deps, viewer, budget ?? this.ownBudget(), () => {
-      if (closed) return
-      closed = true
-      this.notificationStreams.delete(stream)
-      void this.deps.online.leave(viewer.userId)
-    })
+    const stream = new NotificationStream(this.notificationStreamDeps, viewer, budget ?? this.ownBudget())
     try {
       await stream.open()
     } catch (error) {
@@ -133,6 +130,12 @@ export class LiveService {
     this.chatStreams.delete(stream)
     void this.deps.online.leave(stream.viewer.userId)
     if (--stream.delivered.streams === 0) this.deliveries.delete(deliveryKey(stream.chatId, stream.viewer.userId))
+  }
+
+  /** Called once by each notifications stream that ended. */
+  private notificationStreamClosed(stream: NotificationStream): void {
+    this.notificationStreams.delete(stream)
+    void this.deps.online.leave(stream.viewer.userId)
   }
 
   private checkExpiries(): void {

@@ -2,7 +2,7 @@ import type { ChatAccess } from '../chats/chat-access.js'
 import type { LiveChats } from '../chats/live-chats.js'
 import { asCallerChat, toMessageView, type CallerChat } from '../chats/views.js'
 import { EventQueue, type QueueBudget, type QueueOwner } from '../event-queue.js'
-import { topics, type ChatBusEvent, type EventBus, type Unsubscribe, type UserBusEvent } from '../events.js'
+import { topics, type BusSubscription, type ChatBusEvent, type EventBus, type EventListener, type UserBusEvent } from '../events.js'
 import type { ChatStore, Clock, Viewer } from '../ports.js'
 import { sizeOfEvent, type NotificationView } from './views.js'
 
@@ -12,6 +12,8 @@ export interface NotificationStreamDeps {
   liveChats: LiveChats
   events: EventBus
   clock: Clock
+  /** Told once when a stream ended; one function for all streams, not a closure each. */
+  streamClosed: (stream: NotificationStream) => void
 }
 
 /** Messages read when catching up a chat: the newest of the peer's is among them unless the user replied to it since. */
@@ -19,8 +21,8 @@ const CATCH_UP_PAGE = 20
 
 /** A chat the stream follows, as far as it knows it. */
 interface Followed {
-  /** Its channel's unsubscribe; undefined while subscribing. */
-  unsubscribe: Unsubscribe | undefined
+  /** Its channel's subscription; undefined while subscribing. */
+  subscription: BusSubscription | undefined
   expiresAt: number
   /** Highest seq this stream heard of or notified; nothing at or below it is notified again. */
   seenSeq: number
@@ -34,26 +36,22 @@ interface Followed {
  * when it closes or expires (and says so). After a possible loss of events (the bus reconnected)
  * it catches up from the store: chats started, messages and closes it missed.
  */
-export class NotificationStream implements QueueOwner {
+export class NotificationStream implements QueueOwner, EventListener<UserBusEvent | ChatBusEvent> {
   readonly queue: EventQueue<NotificationView>
   private readonly followed = new Map<string, Followed>()
-  private userChannel: Unsubscribe | undefined
-  private readonly onChatEvent = (event: ChatBusEvent) => this.heard(event)
+  private userChannel: BusSubscription | undefined
+  private closed = false
 
   constructor(
     private readonly deps: NotificationStreamDeps,
-    private readonly viewer: Viewer,
+    readonly viewer: Viewer,
     budget: QueueBudget,
-    private readonly onClosed: () => void,
   ) {
     this.queue = new EventQueue<NotificationView>(this, budget, sizeOfEvent)
   }
 
   async open(): Promise<void> {
-    this.userChannel = await this.deps.events.subscribe(topics.user(this.viewer.userId), (event: UserBusEvent) => {
-      if (event.kind === 'chatStarted') this.queue.push(event)
-      void this.followNew(event.chatId).catch((error: unknown) => this.queue.fail(error))
-    })
+    this.userChannel = await this.deps.events.subscribe(topics.user(this.viewer.userId), this)
     // A message stored between this read and the subscription is not notified: the app reads its
     // chats when it opens the stream anyway.
     const live = await this.liveChats()
@@ -87,7 +85,24 @@ export class NotificationStream implements QueueOwner {
     }
   }
 
-  private heard(event: ChatBusEvent): void {
+  /** An event of the user's channel (a chat to follow) or of a followed chat's. */
+  hear(event: UserBusEvent | ChatBusEvent): void {
+    switch (event.kind) {
+      case 'chatStarted':
+        this.queue.push(event)
+        return this.startFollowing(event.chatId)
+      case 'chatJoined':
+        return this.startFollowing(event.chatId)
+      default:
+        return this.heardInChat(event)
+    }
+  }
+
+  private startFollowing(chatId: string): void {
+    void this.followNew(chatId).catch((error: unknown) => this.queue.fail(error))
+  }
+
+  private heardInChat(event: ChatBusEvent): void {
     const followed = this.followed.get(event.chatId)
     if (!followed) return
     if (event.kind === 'message') {
@@ -118,14 +133,14 @@ export class NotificationStream implements QueueOwner {
   /** Listens to the chat's channel; false when it is followed already (or the stream ended). */
   private async follow(chatId: string, seenSeq: number, expiresAt: number): Promise<boolean> {
     if (this.followed.has(chatId) || this.queue.isEnded) return false
-    const followed: Followed = { unsubscribe: undefined, expiresAt, seenSeq, expiryPending: false }
+    const followed: Followed = { subscription: undefined, expiresAt, seenSeq, expiryPending: false }
     this.followed.set(chatId, followed)
-    const unsubscribe = await this.deps.events.subscribe(topics.chat(chatId), this.onChatEvent)
+    const subscription = await this.deps.events.subscribe(topics.chat(chatId), this)
     if (this.queue.isEnded || this.followed.get(chatId) !== followed) {
-      await unsubscribe()
+      await subscription.unsubscribe()
       return false
     }
-    followed.unsubscribe = unsubscribe
+    followed.subscription = subscription
     return true
   }
 
@@ -171,7 +186,7 @@ export class NotificationStream implements QueueOwner {
   private unfollow(chatId: string): void {
     const followed = this.followed.get(chatId)
     this.followed.delete(chatId)
-    void followed?.unsubscribe?.()
+    void followed?.subscription?.unsubscribe()
   }
 
   queueClosed(): void {
@@ -179,9 +194,11 @@ export class NotificationStream implements QueueOwner {
   }
 
   private async close(): Promise<void> {
-    this.onClosed()
-    await this.userChannel?.()
-    for (const followed of this.followed.values()) await followed.unsubscribe?.()
+    if (this.closed) return
+    this.closed = true
+    this.deps.streamClosed(this)
+    await this.userChannel?.unsubscribe()
+    for (const followed of this.followed.values()) await followed.subscription?.unsubscribe()
     this.followed.clear()
   }
 }

@@ -5,8 +5,11 @@ import type { Cancel, Clock } from '../ports.js'
  * for its end, and further changes meanwhile replace it, so only the latest goes out (and nothing,
  * if that is what went out last). A client toggling typing or presence as fast as it can reaches
  * its peer as one change per interval.
+ *
+ * What passes a value on is a function of the throttle's owner and the value, so that the
+ * throttles of every stream share one function instead of holding a closure (and its context) each.
  */
-export class Throttle<T> {
+export class Throttle<T, O> {
   private sentAt = Number.NEGATIVE_INFINITY
   private sent: T | undefined
   private pending: { value: T } | undefined
@@ -15,8 +18,13 @@ export class Throttle<T> {
   constructor(
     private readonly clock: Clock,
     private readonly intervalMs: number,
-    private readonly emit: (value: T) => void,
-  ) {}
+    private readonly emit: (owner: O, value: T) => void,
+    private readonly owner: O,
+    /** What the receiver starts out knowing, as if it had been passed on: setting it sends nothing. */
+    initial?: T,
+  ) {
+    this.sent = initial
+  }
 
   /** The value last passed on. */
   get current(): T | undefined {
@@ -59,6 +67,6 @@ export class Throttle<T> {
     if (value === this.sent) return
     this.sent = value
     this.sentAt = this.clock.now()
-    this.emit(value)
+    this.emit(this.owner, value)
   }
 }

@@ -1,4 +1,10 @@
-import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '../../domain/events.js'
+import type { BusSubscription, EventBus, EventListener, Topic, TopicEvents } from '../../domain/events.js'
+
+/** The subscriptions of one topic; the topic's key is kept once here, not by each subscription. */
+interface TopicListeners {
+  readonly topic: Topic
+  readonly subscriptions: Set<InProcessSubscription>
+}
 
 /**
  * The EventBus of a single server process (no REDIS_URL). Events are copied through JSON and
@@ -6,33 +12,30 @@ import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '.
  * on the other.
  */
 export class InProcessEventBus implements EventBus {
-  /** Per topic, one entry object per subscribe call (so one function subscribed twice counts twice). */
-  private readonly listeners = new Map<Topic, Set<{ listener: EventListener<never> }>>()
+  /** Per topic, one subscription object per subscribe call (so one listener subscribed twice hears twice). */
+  private readonly topics = new Map<Topic, TopicListeners>()
 
   /** `onEvent`: told the kind of each event this process receives (once per event, however many listen). */
   constructor(private readonly options: { onEvent?: (kind: string) => void } = {}) {}
 
   async publish<T extends Topic>(topic: T, event: TopicEvents[T]): Promise<void> {
-    const listeners = this.listeners.get(topic)
+    const listeners = this.topics.get(topic)
     if (!listeners) return
     const message = JSON.stringify(event)
     // One copy for all listeners, as the Redis adapter gives them: listeners only read events.
     setImmediate(() => {
       const copy = JSON.parse(message) as never
       this.options.onEvent?.(event.kind)
-      for (const entry of listeners) entry.listener(copy)
+      for (const subscription of listeners.subscriptions) subscription.listener.hear(copy)
     })
   }
 
-  async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe> {
-    let listeners = this.listeners.get(topic)
-    if (!listeners) this.listeners.set(topic, (listeners = new Set()))
-    const entry = { listener: listener as EventListener<never> }
-    listeners.add(entry)
-    return async () => {
-      listeners.delete(entry)
-      if (listeners.size === 0 && this.listeners.get(topic) === listeners) this.listeners.delete(topic)
-    }
+  async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<BusSubscription> {
+    let listeners = this.topics.get(topic)
+    if (!listeners) this.topics.set(topic, (listeners = { topic, subscriptions: new Set() }))
+    const subscription = new InProcessSubscription(this.topics, listeners, listener)
+    listeners.subscriptions.add(subscription)
+    return subscription
   }
 
   /** Nothing in one process is ever lost between publisher and subscriber. */
@@ -41,10 +44,28 @@ export class InProcessEventBus implements EventBus {
   }
 
   activeTopics(): number {
-    return this.listeners.size
+    return this.topics.size
   }
 
   async close(): Promise<void> {
-    this.listeners.clear()
+    this.topics.clear()
+  }
+}
+
+/**
+ * One subscribe call: a small object rather than an unsubscribe closure and its context, since a
+ * process holds a few of them for every open connection.
+ */
+class InProcessSubscription implements BusSubscription {
+  constructor(
+    private readonly topics: Map<Topic, TopicListeners>,
+    private readonly listeners: TopicListeners,
+    readonly listener: EventListener<never>,
+  ) {}
+
+  async unsubscribe(): Promise<void> {
+    const { topics, listeners } = this
+    if (!listeners.subscriptions.delete(this)) return
+    if (listeners.subscriptions.size === 0 && topics.get(listeners.topic) === listeners) topics.delete(listeners.topic)
   }
 }

@@ -1,7 +1,7 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { EventBus, EventListener, Topic, TopicEvents, Unsubscribe } from '../../domain/events.js'
+import type { BusSubscription, EventBus, EventListener, Topic, TopicEvents } from '../../domain/events.js'
 import type { RedisConnections } from '../redis/connections.js'
 
 export interface RedisEventBusOptions {
@@ -51,19 +51,11 @@ export class RedisEventBus implements EventBus {
     }
   }
 
-  async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<Unsubscribe> {
+  async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<BusSubscription> {
     const channel = this.prefix + topic
-    const subscriptionId = await this.pubsub.subscribe(channel, listener)
+    const subscriptionId = await this.pubsub.subscribe(channel, (event: TopicEvents[T]) => listener.hear(event))
     this.topicRefs.set(channel, (this.topicRefs.get(channel) ?? 0) + 1)
-    let done = false
-    return async () => {
-      if (done) return
-      done = true
-      this.pubsub.unsubscribe(subscriptionId)
-      const refs = (this.topicRefs.get(channel) ?? 1) - 1
-      if (refs === 0) this.topicRefs.delete(channel)
-      else this.topicRefs.set(channel, refs)
-    }
+    return new RedisSubscription(this.pubsub, this.topicRefs, channel, subscriptionId)
   }
 
   activeTopics(): number {
@@ -80,6 +72,27 @@ export class RedisEventBus implements EventBus {
   async close(): Promise<void> {
     for (const stop of this.stopGaps) stop()
     this.topicRefs.clear()
+  }
+}
+
+/** One subscribe call: unsubscribes from the library once, and counts the channel down. */
+class RedisSubscription implements BusSubscription {
+  private done = false
+
+  constructor(
+    private readonly pubsub: RedisPubSub,
+    private readonly topicRefs: Map<string, number>,
+    private readonly channel: string,
+    private readonly subscriptionId: number,
+  ) {}
+
+  async unsubscribe(): Promise<void> {
+    if (this.done) return
+    this.done = true
+    this.pubsub.unsubscribe(this.subscriptionId)
+    const refs = (this.topicRefs.get(this.channel) ?? 1) - 1
+    if (refs === 0) this.topicRefs.delete(this.channel)
+    else this.topicRefs.set(this.channel, refs)
   }
 }
 

@@ -13,7 +13,7 @@ describe('delivery receipts (domain, in memory)', () => {
     const [a, b] = [domain.user(), domain.user()]
     const chat = await domain.chat(a, b)
     const receipts: ChatBusEvent[] = []
-    await domain.events.subscribe(topics.chat(chat.id), (event) => event.kind === 'receipt' && receipts.push(event))
+    await domain.events.subscribe(topics.chat(chat.id), { hear: (event) => event.kind === 'receipt' && receipts.push(event) })
     const stream = await domain.services.live.chatEvents(b, chat.id, 0)
     void (async () => {
       for await (const _ of stream);

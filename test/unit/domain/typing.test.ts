@@ -12,7 +12,7 @@ describe('typing (domain, in memory)', () => {
     const [a, b] = [domain.user(), domain.user()]
     const chat = await domain.chat(a, b)
     const published: boolean[] = []
-    await domain.events.subscribe(topics.chat(chat.id), (event) => event.kind === 'typing' && published.push(event.typing))
+    await domain.events.subscribe(topics.chat(chat.id), { hear: (event) => event.kind === 'typing' && published.push(event.typing) })
     return { a, b, chat, published }
   }
 
