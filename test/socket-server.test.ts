@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import type { SocketServerOptions } from '../src/server/socket-server.js'
-import { serveGraphQLWs, type Extra } from '../src/server/ws-adapter.js'
+import { serveGraphQLWs, type Extra, type ServedSockets } from '../src/server/ws-adapter.js'
 
 // The protocol core against graphql-ws's own client and raw frames, on a schema of its own.
 const schema = buildSchema(`
@@ -58,14 +58,14 @@ describe('the graphql-ws protocol core', () => {
   const server = http.createServer()
   const wsServer = new WebSocketServer({ server })
   let url = ''
-  let stop = () => {}
+  let served: ServedSockets | undefined
   beforeAll(async () => {
-    stop = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), maxQueuedBytes: 1024 * 1024 })
+    served = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), maxQueuedBytes: 1024 * 1024 })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
   })
   afterAll(async () => {
-    stop()
+    served?.stop()
     await new Promise((resolve) => wsServer.close(resolve))
     await new Promise((resolve) => server.close(resolve))
   })

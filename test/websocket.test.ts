@@ -102,11 +102,12 @@ describe('graphql-ws on /graphql', () => {
 })
 
 describe('the graphql-ws adapter for ws', () => {
-  it('pings every socket and drops one that stops answering, keeping those that answer', async () => {
+  it('pings every socket and drops one that stops answering, keeping (and counting) those that answer', async () => {
     const server = http.createServer()
-    const wsServer = new WebSocketServer({ server })
+    // As Hush's server makes it: the adapter keeps the sockets, ws does not.
+    const wsServer = new WebSocketServer({ server, clientTracking: false })
     const options = { onConnect: () => true, prepare: () => [], toGraphQLError: (error: unknown) => new GraphQLError(String(error)) }
-    const stop = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), keepAliveMs: 300, maxQueuedBytes: 1024 * 1024 })
+    const served = serveGraphQLWs(wsServer, options, { logger: pino({ level: 'silent' }), keepAliveMs: 300, maxQueuedBytes: 1024 * 1024 })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
     try {
@@ -119,6 +120,7 @@ describe('the graphql-ws adapter for ws', () => {
           })
         })
       const [answering, silent] = await Promise.all([open(true), open(false)])
+      expect(served.count).toBe(2)
       const pings = { answering: 0, silent: 0 }
       answering.on('ping', () => pings.answering++)
       silent.on('ping', () => pings.silent++)
@@ -128,9 +130,11 @@ describe('the graphql-ws adapter for ws', () => {
       await new Promise((resolve) => setTimeout(resolve, 700))
       expect(answering.readyState).toBe(WebSocket.OPEN)
       expect(pings.answering).toBeGreaterThanOrEqual(2)
+      expect(served.count).toBe(1)
+      expect(served.open()).toHaveLength(1)
       answering.close()
     } finally {
-      stop()
+      served.stop()
       await new Promise((resolve) => wsServer.close(resolve))
       await new Promise((resolve) => server.close(resolve))
     }

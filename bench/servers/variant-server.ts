@@ -70,7 +70,7 @@ export function createVariantServer(options: HushServerOptions, variant: Variant
     })
     stopSockets = () => served.dispose()
   } else {
-    const stopKeepAlive = serveGraphQLWs(
+    const sockets = serveGraphQLWs(
       wsServer,
       socketOperations({
         ...shared,
@@ -83,7 +83,7 @@ export function createVariantServer(options: HushServerOptions, variant: Variant
       { logger, maxQueuedBytes: limits.maxQueuedBytes },
     )
     stopSockets = async () => {
-      stopKeepAlive()
+      sockets.stop()
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
     }
   }

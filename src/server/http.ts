@@ -19,7 +19,7 @@ import { isPhotoPath, parsePhotoTicket } from './photo-routes.js'
 import { InFlight } from './in-flight.js'
 import { Readiness } from './readiness.js'
 import { socketOperations } from './socket-operations.js'
-import { serveGraphQLWs } from './ws-adapter.js'
+import { serveGraphQLWs, type ServedSockets } from './ws-adapter.js'
 import { graphiqlPage, selfContainedGraphiQL } from './graphiql.js'
 import { webAppHandler, type WebAppOptions } from './web-app.js'
 import { createHushYoga, GRAPHQL_PATH, type HushYoga } from './yoga.js'
@@ -89,13 +89,14 @@ export function createHushServer(options: HushServerOptions): HushServer {
   }
   const shedAfterMs = options.readiness?.shedAfterMs ?? 0
   // Called only once listening, when wsServer (built below, on the HTTP server) exists.
-  const readiness = new Readiness({ ...options.readiness, check: options.checkReadiness, logger, onUnreadyTooLong: () => closeForUnreadiness(wsServer, logger) })
+  const readiness = new Readiness({ ...options.readiness, check: options.checkReadiness, logger, onUnreadyTooLong: () => closeForUnreadiness(sockets, logger) })
   const probes = probeRoutes(readiness, state)
   const httpServer = http.createServer(requestHandler(options, shared, probes))
   let admin: { close(): Promise<void> } | undefined
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes })
-  shared.metrics?.gauge('hush_websocket_connections', 'WebSocket connections open.', () => wsServer.clients.size)
-  const stopKeepAlive = serveGraphQLWs(
+  // The adapter keeps the sockets (see serveGraphQLWs): ws need not.
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: limits.maxFrameBytes, clientTracking: false })
+  shared.metrics?.gauge('hush_websocket_connections', 'WebSocket connections open.', () => sockets.count)
+  const sockets = serveGraphQLWs(
     wsServer,
     socketOperations({
       ...shared,
@@ -127,8 +128,8 @@ export function createHushServer(options: HushServerOptions): HushServer {
     async close(timeoutMs) {
       state.draining = true
       readiness.stop()
-      await drain(httpServer, wsServer, shared.inFlight, timeoutMs, logger)
-      stopKeepAlive()
+      await drain(httpServer, sockets, shared.inFlight, timeoutMs, logger)
+      sockets.stop()
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
       await admin?.close()
     },
@@ -202,23 +203,23 @@ function answerWithYoga(yoga: HushYoga, clientAddress: (req: http.IncomingMessag
  * but their fatal ones (4500, 4005, 4400, 4004, 4401, 4406, 4409, 4429) and 1000, and the code
  * says what happened, a temporary condition of this server; 1001 stays the code of a shutdown.
  */
-function closeForUnreadiness(wsServer: WebSocketServer, logger: Logger): void {
-  logger.warn({ sockets: wsServer.clients.size }, 'unready too long: closing sockets with 1013 so that clients move')
-  for (const socket of wsServer.clients) socket.close(1013, 'Service unavailable: reconnect')
+function closeForUnreadiness(sockets: ServedSockets, logger: Logger): void {
+  logger.warn({ sockets: sockets.count }, 'unready too long: closing sockets with 1013 so that clients move')
+  for (const socket of sockets.open()) socket.close(1013, 'Service unavailable: reconnect')
 }
 
 /**
  * Stops accepting, tells socket clients to reconnect elsewhere (1001), and waits for the work in
  * flight, at most `timeoutMs`; then cuts whatever remains.
  */
-async function drain(httpServer: http.Server, wsServer: WebSocketServer, inFlight: InFlight, timeoutMs: number, logger: Logger): Promise<void> {
+async function drain(httpServer: http.Server, sockets: ServedSockets, inFlight: InFlight, timeoutMs: number, logger: Logger): Promise<void> {
   const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
-  for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down')
+  for (const socket of sockets.open()) socket.close(1001, 'Server shutting down')
   httpServer.closeIdleConnections()
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())
   if ((await Promise.race([Promise.all([closed, inFlight.drained()]), timeout])) === 'timeout') {
     logger.warn({ inFlight: inFlight.count }, 'shutdown timed out; closing remaining connections')
-    for (const socket of wsServer.clients) socket.terminate()
+    for (const socket of sockets.open()) socket.terminate()
     httpServer.closeAllConnections()
   }
 }

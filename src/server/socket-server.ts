@@ -112,6 +112,52 @@ export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServ
  */
 class Slot<E> {
   subscription: Subscription<E> | undefined
+  /** The next slot of the same connection (see Slots). */
+  next: Slot<E> | undefined
+
+  constructor(readonly id: string) {}
+}
+
+/**
+ * A connection's slots by operation id, as a list threaded through the slots: a socket holds one
+ * or two operations for most of its life and at most the operation limit, and a Map's table
+ * (about 150 bytes, even for one entry) would cost more than the slots themselves.
+ */
+class Slots<E> {
+  private first: Slot<E> | undefined
+
+  get(id: string): Slot<E> | undefined {
+    let slot = this.first
+    while (slot && slot.id !== id) slot = slot.next
+    return slot
+  }
+
+  add(slot: Slot<E>): void {
+    slot.next = this.first
+    this.first = slot
+  }
+
+  /** Removes the slot of `id`, if it is `only` (when given); returns what was removed. */
+  remove(id: string, only?: Slot<E>): Slot<E> | undefined {
+    let previous: Slot<E> | undefined
+    let slot = this.first
+    while (slot && slot.id !== id) {
+      previous = slot
+      slot = slot.next
+    }
+    if (!slot || (only && slot !== only)) return undefined
+    if (previous) previous.next = slot.next
+    else this.first = slot.next
+    return slot
+  }
+
+  /** Empties the list, returning what it held. */
+  takeAll(): Array<Slot<E>> {
+    const all: Array<Slot<E>> = []
+    for (let slot = this.first; slot; slot = slot.next) all.push(slot)
+    this.first = undefined
+    return all
+  }
 }
 
 class Connection<E> implements SocketContext<E>, SocketHandlers {
@@ -120,8 +166,8 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
   connectionParams: Readonly<Record<string, unknown>> | undefined
   private acknowledged = false
   private ended = false
-  /** Operation id → its slot, while the client has not completed it. */
-  readonly operations = new Map<string, Slot<E>>()
+  /** The slot of each operation id the client has not completed. */
+  readonly operations = new Slots<E>()
   /** Operations whose work has not ended (see operationCount). */
   private working = 0
 
@@ -174,9 +220,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
       case MessageType.Subscribe:
         return this.subscribe(message.id, message.payload)
       case MessageType.Complete: {
-        const slot = this.operations.get(message.id)
-        this.operations.delete(message.id)
-        slot?.subscription?.stop()
+        this.operations.remove(message.id)?.subscription?.stop()
         this.options.onComplete?.(this, message.id)
         return
       }
@@ -190,9 +234,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
     if (this.ended) return
     this.ended = true
     clearTimeout(this.initTimer)
-    const slots = [...this.operations.values()]
-    this.operations.clear()
-    for (const slot of slots) slot.subscription?.stop()
+    for (const slot of this.operations.takeAll()) slot.subscription?.stop()
     this.options.onClose?.(this, code, reason)
   }
 
@@ -221,9 +263,9 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
 
   private async subscribe(id: string, payload: SubscribePayload): Promise<void> {
     if (!this.acknowledged) return this.socket.close(CloseCode.Unauthorized, 'Unauthorized')
-    if (this.operations.has(id)) return this.socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`)
-    const slot = new Slot<E>()
-    this.operations.set(id, slot)
+    if (this.operations.get(id)) return this.socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`)
+    const slot = new Slot<E>(id)
+    this.operations.add(slot)
     this.working++
     try {
       const source = await this.start(id, slot, payload)
@@ -238,7 +280,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
     } finally {
       if (!slot.subscription) {
         this.workEnded()
-        if (this.operations.get(id) === slot) this.operations.delete(id)
+        this.operations.remove(id, slot)
       }
     }
   }
@@ -344,7 +386,7 @@ class Subscription<E> {
     this.stopped = true
     this.finish()
     if (!this.isCurrent()) return
-    this.connection.operations.delete(this.id)
+    this.connection.operations.remove(this.id)
     settle(this.connection.sendComplete(this.id))
   }
 
@@ -353,7 +395,7 @@ class Subscription<E> {
     this.stopped = true
     this.finish()
     if (!this.isCurrent()) return
-    this.connection.operations.delete(this.id)
+    this.connection.operations.remove(this.id)
     settle(this.connection.sendError(this.id, [this.connection.options.toGraphQLError(error)]))
   }
 

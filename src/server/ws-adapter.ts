@@ -32,6 +32,16 @@ export interface WsAdapterOptions {
   keepAliveMs?: number
 }
 
+/** The sockets an adapter serves, and its end. */
+export interface ServedSockets {
+  /** Sockets open (connected and not yet closed). */
+  readonly count: number
+  /** The open sockets, as a copy: closing them while iterating is safe. */
+  open(): WebSocket[]
+  /** Stops the keep-alive timer. */
+  stop(): void
+}
+
 /**
  * The graphql-ws protocol core (socket-server.ts) on a `ws` server: Hush's version of
  * `graphql-ws/use/ws`. It differs where a server with thousands of mostly idle sockets pays for it:
@@ -40,36 +50,21 @@ export interface WsAdapterOptions {
  * - frames are written without waiting for each one's callback (unless the client stopped
  *   reading), and a socket is corked for the rest of the tick, so a mutation's `next` and
  *   `complete` (or a burst of events) leave in one write instead of one system call each;
- * - its listeners are shared by all sockets, so that an idle socket holds no closures.
- * Returns a function that stops the keep-alive timer.
+ * - its listeners are shared by all sockets, so that an idle socket holds no closures;
+ * - it keeps the sockets itself (for the keep-alive), so the `ws` server may be made with
+ *   `clientTracking: false`, which spares each socket ws's own `close` closure and Set entry.
  */
 export function serveGraphQLWs<E extends Extra>(
   wsServer: WebSocketServer,
   options: SocketServerOptions<E>,
   adapter: WsAdapterOptions,
-): () => void {
+): ServedSockets {
   const { logger } = adapter
   const keepAliveMs = adapter.keepAliveMs ?? 12_000
   const server = makeSocketServer(options)
   wsServer.options.handleProtocols = handleProtocols
 
-  // Sockets are spread over slices, one pinged per tick, so that thousands of pings (a system call
-  // each) never stall the event loop at once; each socket is pinged once per keepAliveMs.
-  const slices = Array.from({ length: Math.max(1, Math.round(keepAliveMs / KEEP_ALIVE_TICK_MS)) }, () => new Set<WsSocket>())
-  let tick = 0
-  let joined = 0
-  const keepAlive = setInterval(() => {
-    for (const socket of slices[tick++ % slices.length]!) {
-      if (socket.awaitingPong) {
-        socket.ws.terminate()
-        continue
-      }
-      if (socket.ws.readyState !== socket.ws.OPEN) continue
-      socket.awaitingPong = true
-      socket.ws.ping()
-    }
-  }, keepAliveMs / slices.length)
-  keepAlive.unref()
+  const sockets = new KeepAlive(keepAliveMs)
 
   // Listeners are shared by all sockets (ws calls them with the WebSocket as `this`), so that a
   // socket costs its handle object and no closures.
@@ -89,7 +84,7 @@ export function serveGraphQLWs<E extends Extra>(
   }
   function onClose(this: WebSocket, code: number, reason: Buffer): void {
     const socket = handleOf(this)
-    socket.slice.delete(socket)
+    sockets.leave(socket)
     socket.handlers.closed(code, String(reason))
   }
   const internalError = (ws: WebSocket, error: unknown, what: string) => {
@@ -98,10 +93,9 @@ export function serveGraphQLWs<E extends Extra>(
   }
 
   wsServer.on('connection', (ws: WebSocket, request: IncomingMessage) => {
-    const slice = slices[joined++ % slices.length]!
-    const socket = new WsSocket(ws, slice, adapter.maxQueuedBytes, logger, adapter.onSlowConsumer)
+    const socket = new WsSocket(ws, adapter.maxQueuedBytes, logger, adapter.onSlowConsumer)
     ;(ws as SocketWithHandle)[HANDLE] = socket
-    slice.add(socket)
+    sockets.join(socket)
     socket.handlers = server.opened(socket, { socket: ws, request, budget: socket } as Extra as E)
     ws.on('message', onMessage)
     ws.on('pong', onPong)
@@ -109,7 +103,60 @@ export function serveGraphQLWs<E extends Extra>(
     ws.on('close', onClose)
   })
 
-  return () => clearInterval(keepAlive)
+  return sockets
+}
+
+/**
+ * The open sockets and their keep-alive. They are spread over slices, one pinged per tick, so that
+ * thousands of pings (a system call each) never stall the event loop at once; each socket is
+ * pinged once per keepAliveMs, and closed when it has not answered the previous ping by then.
+ */
+class KeepAlive implements ServedSockets {
+  private readonly slices: Array<Set<WsSocket>>
+  private readonly timer: NodeJS.Timeout
+  private tick = 0
+  private joined = 0
+  private openCount = 0
+
+  constructor(keepAliveMs: number) {
+    this.slices = Array.from({ length: Math.max(1, Math.round(keepAliveMs / KEEP_ALIVE_TICK_MS)) }, () => new Set<WsSocket>())
+    this.timer = setInterval(() => this.pingSlice(), keepAliveMs / this.slices.length)
+    this.timer.unref()
+  }
+
+  get count(): number {
+    return this.openCount
+  }
+
+  open(): WebSocket[] {
+    return this.slices.flatMap((slice) => [...slice].map((socket) => socket.ws))
+  }
+
+  join(socket: WsSocket): void {
+    socket.slice = this.slices[this.joined++ % this.slices.length]!
+    socket.slice.add(socket)
+    this.openCount++
+  }
+
+  leave(socket: WsSocket): void {
+    if (socket.slice.delete(socket)) this.openCount--
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  private pingSlice(): void {
+    for (const socket of this.slices[this.tick++ % this.slices.length]!) {
+      if (socket.awaitingPong) {
+        socket.ws.terminate()
+        continue
+      }
+      if (socket.ws.readyState !== socket.ws.OPEN) continue
+      socket.awaitingPong = true
+      socket.ws.ping()
+    }
+  }
 }
 
 const HANDLE = Symbol('hush.socket')
@@ -123,6 +170,8 @@ const handleOf = (ws: WebSocket): WsSocket => (ws as SocketWithHandle)[HANDLE]!
  */
 class WsSocket implements ProtocolSocket, QueueBudget {
   handlers!: SocketHandlers
+  /** Its keep-alive slice, set as it joins. */
+  slice!: Set<WsSocket>
   awaitingPong = false
   /** Bytes of events waiting in the subscriptions' queues. */
   private queued = 0
@@ -130,7 +179,6 @@ class WsSocket implements ProtocolSocket, QueueBudget {
 
   constructor(
     readonly ws: WebSocket,
-    readonly slice: Set<WsSocket>,
     private readonly maxQueuedBytes: number,
     private readonly logger: Logger,
     private readonly onSlowConsumer: (() => void) | undefined,
