@@ -1,9 +1,14 @@
 import type { BusSubscription, EventBus, EventListener, Topic, TopicEvents } from '../../domain/events.js'
 
-/** The subscriptions of one topic; the topic's key is kept once here, not by each subscription. */
+/**
+ * The subscriptions of one topic. The first is held alone and only the others go in a Set: most
+ * topics (a user's channel, with one device connected) have one subscriber, and a Set's table
+ * costs more than the subscription. The topic's key is kept once here, not by each subscription.
+ */
 interface TopicListeners {
   readonly topic: Topic
-  readonly subscriptions: Set<InProcessSubscription>
+  first: InProcessSubscription | undefined
+  others: Set<InProcessSubscription> | undefined
 }
 
 /**
@@ -26,15 +31,17 @@ export class InProcessEventBus implements EventBus {
     setImmediate(() => {
       const copy = JSON.parse(message) as never
       this.options.onEvent?.(event.kind)
-      for (const subscription of listeners.subscriptions) subscription.listener.hear(copy)
+      listeners.first?.listener.hear(copy)
+      if (listeners.others) for (const subscription of listeners.others) subscription.listener.hear(copy)
     })
   }
 
   async subscribe<T extends Topic>(topic: T, listener: EventListener<TopicEvents[T]>): Promise<BusSubscription> {
     let listeners = this.topics.get(topic)
-    if (!listeners) this.topics.set(topic, (listeners = { topic, subscriptions: new Set() }))
+    if (!listeners) this.topics.set(topic, (listeners = { topic, first: undefined, others: undefined }))
     const subscription = new InProcessSubscription(this.topics, listeners, listener)
-    listeners.subscriptions.add(subscription)
+    if (!listeners.first) listeners.first = subscription
+    else (listeners.others ??= new Set()).add(subscription)
     return subscription
   }
 
@@ -65,7 +72,9 @@ class InProcessSubscription implements BusSubscription {
 
   async unsubscribe(): Promise<void> {
     const { topics, listeners } = this
-    if (!listeners.subscriptions.delete(this)) return
-    if (listeners.subscriptions.size === 0 && topics.get(listeners.topic) === listeners) topics.delete(listeners.topic)
+    if (listeners.first === this) listeners.first = undefined
+    else if (!listeners.others?.delete(this)) return
+    if (listeners.others?.size === 0) listeners.others = undefined
+    if (!listeners.first && !listeners.others && topics.get(listeners.topic) === listeners) topics.delete(listeners.topic)
   }
 }
