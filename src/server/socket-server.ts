@@ -1,5 +1,6 @@
 import type { ExecutionResult, GraphQLError } from 'graphql'
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, parseMessage, type SubscribePayload } from 'graphql-ws'
+import { IdList } from './id-list.js'
 
 /**
  * The server side of the graphql-ws protocol (`graphql-transport-ws`), transport-free like
@@ -105,69 +106,14 @@ export function makeSocketServer<E>(options: SocketServerOptions<E>): SocketServ
   }
 }
 
-/**
- * What a `subscribe` took: its id, and once its work produced one, its subscription. Work holds
- * its slot object and checks that its id still names that very slot before it sends anything, so
- * a completed id reused by the client is never answered by the old work.
- */
-class Slot<E> {
-  subscription: Subscription<E> | undefined
-  /** The next slot of the same connection (see Slots). */
-  next: Slot<E> | undefined
-
-  constructor(readonly id: string) {}
-}
-
-/**
- * A connection's slots by operation id, as a list threaded through the slots: a socket holds one
- * or two operations for most of its life and at most the operation limit, and a Map's table
- * (about 150 bytes, even for one entry) would cost more than the slots themselves.
- */
-class Slots<E> {
-  private first: Slot<E> | undefined
-
-  get(id: string): Slot<E> | undefined {
-    let slot = this.first
-    while (slot && slot.id !== id) slot = slot.next
-    return slot
-  }
-
-  add(slot: Slot<E>): void {
-    slot.next = this.first
-    this.first = slot
-  }
-
-  /** Removes the slot of `id`, if it is `only` (when given); returns what was removed. */
-  remove(id: string, only?: Slot<E>): Slot<E> | undefined {
-    let previous: Slot<E> | undefined
-    let slot = this.first
-    while (slot && slot.id !== id) {
-      previous = slot
-      slot = slot.next
-    }
-    if (!slot || (only && slot !== only)) return undefined
-    if (previous) previous.next = slot.next
-    else this.first = slot.next
-    return slot
-  }
-
-  /** Empties the list, returning what it held. */
-  takeAll(): Array<Slot<E>> {
-    const all: Array<Slot<E>> = []
-    for (let slot = this.first; slot; slot = slot.next) all.push(slot)
-    this.first = undefined
-    return all
-  }
-}
-
 class Connection<E> implements SocketContext<E>, SocketHandlers {
   private initReceived = false
   private initTimer: NodeJS.Timeout | undefined
   connectionParams: Readonly<Record<string, unknown>> | undefined
   private acknowledged = false
   private ended = false
-  /** The slot of each operation id the client has not completed. */
-  readonly operations = new Slots<E>()
+  /** The operation of each id the client has not completed. */
+  readonly operations = new IdList<Operation<E>>()
   /** Operations whose work has not ended (see operationCount). */
   private working = 0
 
@@ -220,7 +166,7 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
       case MessageType.Subscribe:
         return this.subscribe(message.id, message.payload)
       case MessageType.Complete: {
-        this.operations.remove(message.id)?.subscription?.stop()
+        this.operations.remove(message.id)?.stop()
         this.options.onComplete?.(this, message.id)
         return
       }
@@ -234,13 +180,13 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
     if (this.ended) return
     this.ended = true
     clearTimeout(this.initTimer)
-    for (const slot of this.operations.takeAll()) slot.subscription?.stop()
+    for (const operation of this.operations.takeAll()) operation.stop()
     this.options.onClose?.(this, code, reason)
   }
 
-  /** True while `id` still names this slot (the client has not completed it, the socket is open). */
-  isLive(id: string, slot: Slot<E>): boolean {
-    return !this.ended && this.operations.get(id) === slot
+  /** True while `id` still names this operation (the client has not completed it, the socket is open). */
+  isLive(id: string, operation: Operation<E>): boolean {
+    return !this.ended && this.operations.get(id) === operation
   }
 
   /** The work of one operation ended (run, refused, or its subscription stopped). */
@@ -264,23 +210,22 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
   private async subscribe(id: string, payload: SubscribePayload): Promise<void> {
     if (!this.acknowledged) return this.socket.close(CloseCode.Unauthorized, 'Unauthorized')
     if (this.operations.get(id)) return this.socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`)
-    const slot = new Slot<E>(id)
-    this.operations.add(slot)
+    const operation = new Operation<E>(this, id)
+    this.operations.add(operation)
     this.working++
     try {
-      const source = await this.start(id, slot, payload)
+      const source = await this.start(id, operation, payload)
       if (!source) return
-      if (!this.isLive(id, slot)) {
+      if (!this.isLive(id, operation)) {
         void source.source.return?.()?.catch(() => undefined)
         return
       }
-      // The subscription holds the work's place from here, until it stops.
-      slot.subscription = new Subscription(this, id, source.source, source.operation)
-      slot.subscription.pull()
+      // The running subscription holds the work's place from here, until it stops.
+      operation.run(source.source, source.prepared)
     } finally {
-      if (!slot.subscription) {
+      if (!operation.isRunning) {
         this.workEnded()
-        this.operations.remove(id, slot)
+        this.operations.remove(id, operation)
       }
     }
   }
@@ -289,15 +234,15 @@ class Connection<E> implements SocketContext<E>, SocketHandlers {
    * Prepares and runs the operation; answers a single result (or errors) itself, and returns the
    * source of a subscription for the caller to pull.
    */
-  private async start(id: string, slot: Slot<E>, payload: SubscribePayload): Promise<{ source: AsyncIterator<unknown>; operation: PreparedSubscription } | undefined> {
-    const operation = this.options.prepare(this, id, payload)
-    if (!('kind' in operation)) {
-      if (this.isLive(id, slot)) await this.sendError(id, operation)
+  private async start(id: string, operation: Operation<E>, payload: SubscribePayload): Promise<{ source: AsyncIterator<unknown>; prepared: PreparedSubscription } | undefined> {
+    const prepared = this.options.prepare(this, id, payload)
+    if (!('kind' in prepared)) {
+      if (this.isLive(id, operation)) await this.sendError(id, prepared)
       return undefined
     }
-    const result = operation.kind === 'single' ? await operation.run() : await operation.open()
-    if (operation.kind === 'subscription' && isIterator(result)) return { source: result, operation }
-    if (this.isLive(id, slot)) {
+    const result = prepared.kind === 'single' ? await prepared.run() : await prepared.open()
+    if (prepared.kind === 'subscription' && isIterator(result)) return { source: result, prepared }
+    if (this.isLive(id, operation)) {
       await this.sendNext(id, result as ExecutionResult)
       await this.sendComplete(id)
     }
@@ -318,10 +263,20 @@ const isPullSource = (source: AsyncIterator<unknown>): source is AsyncIterator<u
   typeof (source as Partial<PullSource>).pullInto === 'function'
 
 /**
- * One running subscription: pulls an event, maps it, writes it, and only then pulls the next, so
- * a client that stops reading makes its source buffer (and, in Hush, cut it off) rather than this.
+ * What a `subscribe` took, from then until the client completes it or its work ends. Work holds
+ * its operation object and checks that its id still names that very object before it sends
+ * anything, so a completed id reused by the client is never answered by the old work.
+ *
+ * Once a subscription's source is open, the operation runs it: it pulls an event, maps it, writes
+ * it, and only then pulls the next, so a client that stops reading makes its source buffer (and,
+ * in Hush, cut it off) rather than this.
  */
-class Subscription<E> {
+class Operation<E> {
+  /** The next operation of the same connection (see IdList). */
+  next: Operation<E> | undefined
+  /** Set when the subscription runs; until then its work is the connection's `subscribe`. */
+  private source: AsyncIterator<unknown> | undefined
+  private prepared: PreparedSubscription | undefined
   private stopped = false
   private finished = false
   /** True while a pull runs: an event handed over synchronously sets `again` instead of recursing. */
@@ -330,17 +285,26 @@ class Subscription<E> {
 
   constructor(
     private readonly connection: Connection<E>,
-    private readonly id: string,
-    private readonly source: AsyncIterator<unknown>,
-    private readonly operation: PreparedSubscription,
+    readonly id: string,
   ) {}
 
-  pull(): void {
+  get isRunning(): boolean {
+    return this.source !== undefined
+  }
+
+  /** Runs the subscription whose source was opened. */
+  run(source: AsyncIterator<unknown>, prepared: PreparedSubscription): void {
+    this.source = source
+    this.prepared = prepared
+    this.pull()
+  }
+
+  private pull(): void {
     if (this.pulling) {
       this.again = true
       return
     }
-    const { source } = this
+    const source = this.source!
     this.pulling = true
     try {
       do {
@@ -358,10 +322,14 @@ class Subscription<E> {
     }
   }
 
-  /** Ended by the client's `complete` or the socket's close: the source is told, nothing more is sent. */
+  /**
+   * Ended by the client's `complete` or the socket's close: the source is told, nothing more is
+   * sent. Before it runs, its `subscribe` sees it is no longer live and ends the work itself.
+   */
   stop(): void {
     if (this.stopped) return
     this.stopped = true
+    if (!this.source) return
     void this.source.return?.()?.catch(() => undefined)
     this.finish()
   }
@@ -370,7 +338,7 @@ class Subscription<E> {
     if (this.stopped) return
     let mapped: Promise<ExecutionResult> | ExecutionResult
     try {
-      mapped = this.operation.map(event)
+      mapped = this.prepared!.map(event)
     } catch (error) {
       return this.fail(error)
     }
@@ -399,9 +367,9 @@ class Subscription<E> {
     settle(this.connection.sendError(this.id, [this.connection.options.toGraphQLError(error)]))
   }
 
-  /** True while its id still names this subscription. */
+  /** True while its id still names this operation. */
   private isCurrent(): boolean {
-    return this.connection.operations.get(this.id)?.subscription === this
+    return this.connection.operations.get(this.id) === this
   }
 
   /** Frees the operation's place, once. */
