@@ -88,7 +88,7 @@ export function createHushServer(options: HushServerOptions): HushServer {
     ),
   }
   const shedAfterMs = options.readiness?.shedAfterMs ?? 0
-  // Called only once listening, when wsServer (built below, on the HTTP server) exists.
+  // Called only once listening, when `sockets` (served below, on the HTTP server) exist.
   const readiness = new Readiness({ ...options.readiness, check: options.checkReadiness, logger, onUnreadyTooLong: () => closeForUnreadiness(sockets, logger) })
   const probes = probeRoutes(readiness, state)
   const httpServer = http.createServer(requestHandler(options, shared, probes))

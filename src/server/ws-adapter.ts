@@ -64,7 +64,7 @@ export function serveGraphQLWs<E extends Extra>(
   const server = makeSocketServer(options)
   wsServer.options.handleProtocols = handleProtocols
 
-  const sockets = new KeepAlive(keepAliveMs)
+  const sockets = new OpenSockets(keepAliveMs)
 
   // Listeners are shared by all sockets (ws calls them with the WebSocket as `this`), so that a
   // socket costs its handle object and no closures.
@@ -111,7 +111,7 @@ export function serveGraphQLWs<E extends Extra>(
  * thousands of pings (a system call each) never stall the event loop at once; each socket is
  * pinged once per keepAliveMs, and closed when it has not answered the previous ping by then.
  */
-class KeepAlive implements ServedSockets {
+class OpenSockets implements ServedSockets {
   private readonly slices: Array<Set<WsSocket>>
   private readonly timer: NodeJS.Timeout
   private tick = 0
