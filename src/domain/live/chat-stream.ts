@@ -256,7 +256,7 @@ export class ChatStream implements QueueOwner, EventListener<ChatBusEvent> {
     // A message of the peer ends its typing; the typist's process sends no event for that.
     // (Without a throttle yet, the client was never told the peer types.)
     if (fromPeer && this.peerTyping) {
-      if (this.peerTyping.current) this.queue.push({ kind: 'typing', chatId: this.chatId, typing: false })
+      if (this.peerTyping.current) pushTyping(this, false)
       this.peerTyping.reset(false)
     }
     this.queue.push({ kind: 'message', chatId: this.chatId, message: toMessageView(message, this.viewer.userId) })
